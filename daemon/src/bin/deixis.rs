@@ -1,0 +1,337 @@
+//! `deixis`: the command line. Parses screens, resolves requests and scores eval files; later
+//! also talks to the running daemon.
+//!
+//! Exit status: 0 success, 1 user error (the message names the file, line and field), 2
+//! internal error. Results go to stdout, diagnostics and logs to stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deixis_daemon::config::{self, Resolver as ResolverChoice, Settings, Sources};
+use deixis_daemon::eval::{eval_file, FileReport};
+use deixis_daemon::pipeline::{parse_config, prepare, Prepared};
+use deixis_daemon::resolve::baseline::Baseline;
+use deixis_daemon::resolve::{Request, Resolver};
+use deixis_parser::format::read_screen_file;
+use deixis_parser::parse::seed_from;
+use deixis_parser::Case;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deixis",
+    version,
+    about = "Which thing on the screen does the user mean?"
+)]
+struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/deixis/config.toml).
+    #[arg(long, global = true, value_name = "FILE", env = "DEIXIS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the onscreen parse of a screen, entities tagged as {{n. text}}.
+    Parse {
+        /// A screen file (the eval case format); without it, the live screen.
+        #[arg(long, value_name = "FILE")]
+        screen: Option<PathBuf>,
+        /// Also print the whole prompt for this request.
+        #[arg(long, value_name = "QUERY")]
+        prompt: Option<String>,
+    },
+    /// Rank the candidates a request could mean.
+    Resolve {
+        /// A screen file; without it, ask the running daemon.
+        #[arg(long, value_name = "FILE")]
+        screen: Option<PathBuf>,
+        #[command(flatten)]
+        resolver: ResolverArgs,
+        /// Print JSON (the D-Bus answer's fields) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many candidates to print.
+        #[arg(long, default_value_t = 5)]
+        max_results: usize,
+        /// What the user said.
+        query: String,
+    },
+    /// Score a resolver on eval files (JSONL, one case a line).
+    Eval {
+        #[command(flatten)]
+        resolver: ResolverArgs,
+        /// Print {"files": [...]} as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "FILE.jsonl")]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ResolverArgs {
+    /// Which resolver answers (default: the config's model.resolver).
+    #[arg(long, value_enum)]
+    resolver: Option<ResolverArg>,
+    /// Model directory (default: the config's model.path, else the shipped model).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ResolverArg {
+    Baseline,
+    Model,
+}
+
+/// An error that is the user's to fix: exit status 1.
+#[derive(Debug)]
+struct UserError(anyhow::Error);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+fn user(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(UserError(e.into()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEIXIS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UserError>() => {
+            eprintln!("deixis: {e:#}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("deixis: internal error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut sources = Sources::from_process(cli.config.as_deref());
+    if let Command::Resolve { resolver, .. } | Command::Eval { resolver, .. } = &cli.command {
+        if let Some(r) = resolver.resolver {
+            let name = match r {
+                ResolverArg::Baseline => "baseline",
+                ResolverArg::Model => "model",
+            };
+            sources
+                .overrides
+                .push(("model.resolver".into(), name.into()));
+        }
+        if let Some(dir) = &resolver.model {
+            sources
+                .overrides
+                .push(("model.path".into(), dir.display().to_string()));
+        }
+    }
+    let settings = config::load(&sources).map_err(user)?;
+    match cli.command {
+        Command::Parse { screen, prompt } => {
+            let path = screen.ok_or_else(|| user(no_live_capture("parse")))?;
+            let (case, prepared) = read_and_prepare(&path, &settings)?;
+            println!("{}", prepared.parse.text);
+            if let Some(query) = prompt {
+                let p = deixis_parser::prompt::render(
+                    &prepared.screen,
+                    &prepared.parse,
+                    &case.context,
+                    &query,
+                    settings.parse.max_text_chars,
+                );
+                println!("\n{}", p.text);
+            }
+            Ok(())
+        }
+        Command::Resolve {
+            screen,
+            json,
+            max_results,
+            query,
+            ..
+        } => {
+            let path = screen.ok_or_else(|| user(no_live_capture("resolve")))?;
+            let resolver = load_resolver(&settings)?;
+            let (case, prepared) = read_and_prepare(&path, &settings)?;
+            let request = Request {
+                screen: &prepared.screen,
+                parse: &prepared.parse,
+                context: &case.context,
+                query: &query,
+            };
+            let answer = resolver.resolve(&request);
+            print_answer(&prepared, &answer, max_results, json);
+            Ok(())
+        }
+        Command::Eval { json, files, .. } => {
+            let resolver = load_resolver(&settings)?;
+            let mut reports = Vec::new();
+            for path in &files {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))
+                    .map_err(user)?;
+                let shown = path.display().to_string();
+                reports.push(eval_file(
+                    &shown,
+                    &bytes,
+                    resolver.as_ref(),
+                    &settings.parse,
+                    |e| {
+                        let (line, rest) = split_line(e);
+                        eprintln!("{shown}:{line}: {rest}");
+                    },
+                ));
+            }
+            print_reports(&reports, resolver.name(), json);
+            Ok(())
+        }
+    }
+}
+
+fn no_live_capture(what: &str) -> anyhow::Error {
+    anyhow!(
+        "{what} needs --screen FILE: this build has no live capture from the accessibility bus \
+         and no daemon client yet"
+    )
+}
+
+/// `line` and the rest of a format error's message (`line: field: problem`).
+fn split_line(e: &deixis_parser::FormatError) -> (usize, String) {
+    let text = e.to_string();
+    let rest = text
+        .split_once(": ")
+        .map_or(text.clone(), |(_, r)| r.to_owned());
+    (e.line(), rest)
+}
+
+fn load_resolver(settings: &Settings) -> anyhow::Result<Box<dyn Resolver>> {
+    match settings.model.resolver {
+        ResolverChoice::Baseline => Ok(Box::new(Baseline)),
+        ResolverChoice::Model => Err(user(anyhow!(
+            "resolver \"model\": no language model ships with this build yet; use --resolver baseline"
+        ))),
+    }
+}
+
+fn read_and_prepare(path: &Path, settings: &Settings) -> anyhow::Result<(Case, Prepared)> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(user)?;
+    let mut case = read_screen_file(&bytes).map_err(|e| {
+        let (line, rest) = split_line(&e);
+        user(anyhow!("{}:{line}: {rest}", path.display()))
+    })?;
+    let elements = std::mem::take(&mut case.elements);
+    let config = parse_config(&settings.parse, seed_from(&case.id));
+    let prepared = prepare(case.size, elements, &config);
+    for d in &prepared.diagnostics {
+        eprintln!("deixis: {}: {d}", path.display());
+    }
+    Ok((case, prepared))
+}
+
+fn print_answer(p: &Prepared, answer: &deixis_daemon::resolve::Answer, max: usize, json: bool) {
+    let rows: Vec<serde_json::Value> = answer
+        .ranked
+        .iter()
+        .take(max)
+        .filter_map(|r| {
+            let c = p.parse.candidate(r.number)?;
+            let e = &p.screen.elements[c.element];
+            let kind = c
+                .entity
+                .as_ref()
+                .map_or(e.role_name.as_str(), |(k, _)| k.name());
+            let bounds = e
+                .bounds
+                .map(|b| [b.x1, b.y1, b.width(), b.height()].map(|v| v.round() as i64));
+            Some(serde_json::json!({
+                "id": e.id.to_string(),
+                "kind": e.origin.name(),
+                "type": kind,
+                "text": p.parse.candidate_text(c),
+                "app": e.app,
+                "bounds": bounds,
+                "score": r.score,
+                "selected": r.selected,
+            }))
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::json!({ "candidates": rows }));
+        return;
+    }
+    if !answer.ranked.iter().any(|r| r.selected) {
+        println!("none of the candidates");
+    }
+    println!(
+        "{:<4} {:>7}  {:<6} {:<16} text",
+        "sel", "score", "id", "type"
+    );
+    for row in &rows {
+        let s = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
+        println!(
+            "{:<4} {:>7.3}  {:<6} {:<16} {}",
+            if row["selected"].as_bool().unwrap_or(false) {
+                "*"
+            } else {
+                ""
+            },
+            row["score"].as_f64().unwrap_or(0.0),
+            s("id"),
+            s("type"),
+            s("text"),
+        );
+    }
+}
+
+fn print_reports(reports: &[FileReport], resolver: &str, json: bool) {
+    if json {
+        let files: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "path": r.path, "cases": r.cases, "correct": r.correct, "errors": r.errors,
+                    "accuracy": r.accuracy, "p50_ms": r.p50_ms, "p95_ms": r.p95_ms,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "resolver": resolver, "files": files })
+        );
+        return;
+    }
+    println!(
+        "{:<40} {:>6} {:>8} {:>7} {:>9} {:>8} {:>8}",
+        "file", "cases", "correct", "errors", "accuracy", "p50 ms", "p95 ms"
+    );
+    for r in reports {
+        let name = Path::new(&r.path)
+            .file_name()
+            .map_or(r.path.clone(), |n| n.to_string_lossy().into_owned());
+        println!(
+            "{:<40} {:>6} {:>8} {:>7} {:>9.3} {:>8.3} {:>8.3}",
+            name, r.cases, r.correct, r.errors, r.accuracy, r.p50_ms, r.p95_ms
+        );
+    }
+    println!("resolver: {resolver}");
+}

@@ -1,0 +1,153 @@
+//! Evaluation: a resolver scored on eval files (one case per JSONL line), with accuracy by each
+//! case's `scoring` rule and per-case latency (parse + resolve).
+
+use std::time::Instant;
+
+use deixis_parser::format::{read_jsonl, FormatError};
+use deixis_parser::parse::seed_from;
+use deixis_parser::{ElementId, Scoring};
+
+use crate::config::ParseSettings;
+use crate::pipeline::{parse_config, prepare};
+use crate::resolve::{Request, Resolver};
+
+/// The figures for one eval file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileReport {
+    pub path: String,
+    /// Every case line, malformed ones included.
+    pub cases: usize,
+    pub correct: usize,
+    /// Malformed lines (counted as wrong).
+    pub errors: usize,
+    pub accuracy: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+/// Whether a selected set is right for `targets` under `scoring`.
+pub fn is_correct(scoring: Scoring, selected: &[ElementId], targets: &[ElementId]) -> bool {
+    match scoring {
+        Scoring::Any => selected.len() == 1 && targets.contains(&selected[0]),
+        Scoring::Set => {
+            let mut a = selected.to_vec();
+            let mut b = targets.to_vec();
+            a.sort_unstable();
+            a.dedup();
+            b.sort_unstable();
+            b.dedup();
+            a == b
+        }
+    }
+}
+
+/// Scores `resolver` on the cases in `bytes`; each malformed line goes to `on_error` and
+/// counts as a wrong case.
+pub fn eval_file(
+    path: &str,
+    bytes: &[u8],
+    resolver: &dyn Resolver,
+    settings: &ParseSettings,
+    mut on_error: impl FnMut(&FormatError),
+) -> FileReport {
+    let mut report = FileReport {
+        path: path.to_owned(),
+        cases: 0,
+        correct: 0,
+        errors: 0,
+        accuracy: 0.0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+    };
+    let mut latencies = Vec::new();
+    for (_, case) in read_jsonl(bytes) {
+        report.cases += 1;
+        let case = match case {
+            Ok(case) => case,
+            Err(e) => {
+                report.errors += 1;
+                on_error(&e);
+                continue;
+            }
+        };
+        let start = Instant::now();
+        let config = parse_config(settings, seed_from(&case.id));
+        let prepared = prepare(case.size, case.elements, &config);
+        let request = Request {
+            screen: &prepared.screen,
+            parse: &prepared.parse,
+            context: &case.context,
+            query: &case.query,
+        };
+        let answer = resolver.resolve(&request);
+        let selected = answer.selected_elements(&prepared.screen, &prepared.parse);
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        if is_correct(case.scoring, &selected, &case.targets) {
+            report.correct += 1;
+        }
+    }
+    if report.cases > 0 {
+        report.accuracy = report.correct as f64 / report.cases as f64;
+    }
+    report.p50_ms = percentile(&mut latencies, 0.50);
+    report.p95_ms = percentile(&mut latencies, 0.95);
+    report
+}
+
+/// Nearest-rank percentile; 0 for no samples.
+pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = (p * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::baseline::Baseline;
+
+    #[test]
+    fn scoring_rules() {
+        let ids = |v: &[u64]| v.iter().map(|&i| ElementId(i)).collect::<Vec<_>>();
+        assert!(is_correct(Scoring::Any, &ids(&[3]), &ids(&[3, 4])));
+        assert!(!is_correct(Scoring::Any, &ids(&[3, 4]), &ids(&[3, 4])));
+        assert!(!is_correct(Scoring::Any, &ids(&[]), &ids(&[3])));
+        assert!(is_correct(Scoring::Set, &ids(&[4, 3]), &ids(&[3, 4])));
+        assert!(is_correct(Scoring::Set, &ids(&[]), &ids(&[])));
+        assert!(!is_correct(Scoring::Set, &ids(&[3]), &ids(&[3, 4])));
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&mut v, 0.5), 50.0);
+        assert_eq!(percentile(&mut v, 0.95), 95.0);
+        assert_eq!(percentile(&mut [], 0.5), 0.0);
+    }
+
+    #[test]
+    fn malformed_lines_count_as_wrong_and_are_reported() {
+        let input = concat!(
+            r#"{"id": "a", "elements": [{"id": 0, "text": "Save", "bbox": [0,0,10,10]}, {"id": 1, "text": "Open", "bbox": [20,0,30,10]}], "query": "save", "target_ids": [0], "scoring": "any"}"#,
+            "\n{broken\n",
+            r#"{"id": "c", "elements": [{"id": 0, "text": "Save", "bbox": [0,0,10,10]}], "query": "delete everything", "target_ids": [], "scoring": "set"}"#,
+            "\n"
+        );
+        let mut errors = Vec::new();
+        let report = eval_file(
+            "x.jsonl",
+            input.as_bytes(),
+            &Baseline,
+            &ParseSettings::default(),
+            |e| errors.push(e.to_string()),
+        );
+        assert_eq!((report.cases, report.correct, report.errors), (3, 2, 1));
+        assert_eq!(
+            errors,
+            vec!["2: (json): key must be a string at column 2".to_owned()]
+        );
+    }
+}

@@ -1,0 +1,907 @@
+//! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
+//! text, description and resource id (weighted by how rare a word is on this screen, with a
+//! small table of UI synonyms); type words ("number" -> phone numbers, "link", "button"...);
+//! ordinals ("second", "last", "third from the right"); screen positions ("at the top") and
+//! relations to another element ("below X", "next to X"); superlatives over numbers in the
+//! fields ("closest", "cheapest", "newer"); negation ("not the one with X"). It selects the
+//! best candidate, or none when nothing in the request points anywhere.
+//!
+//! It is the floor every model must beat and the fallback when no model loads.
+
+use std::collections::{HashMap, HashSet};
+
+use deixis_parser::cluster::surrounding;
+use deixis_parser::element::Rect;
+use deixis_parser::parse::humanize_id;
+use deixis_parser::Role;
+use deixis_parser::{EntityKind, Origin};
+
+use super::{Answer, Ranked, Request, Resolver};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Baseline;
+
+impl Resolver for Baseline {
+    fn name(&self) -> &str {
+        "baseline"
+    }
+
+    fn resolve(&self, request: &Request<'_>) -> Answer {
+        let cands = features(request);
+        let query = Query::read(request.query);
+        let mut scores = score(&cands, &query, request);
+        let best = scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(k, s)| (k, *s));
+        let mut ranked: Vec<Ranked> = cands
+            .iter()
+            .zip(scores.iter_mut())
+            .map(|(c, s)| Ranked {
+                number: c.number,
+                score: *s,
+                selected: false,
+            })
+            .collect();
+        if let Some((k, s)) = best {
+            ranked[k].selected = s > SELECT_THRESHOLD;
+        }
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.number.cmp(&b.number)));
+        Answer { ranked }
+    }
+}
+
+/// A candidate must score above this to be selected; below it the answer is "none".
+const SELECT_THRESHOLD: f64 = 0.05;
+
+/// Words that carry no reference on their own.
+const STOP: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "on",
+    "in",
+    "at",
+    "to",
+    "of",
+    "for",
+    "and",
+    "or",
+    "is",
+    "are",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "which",
+    "what",
+    "with",
+    "click",
+    "tap",
+    "press",
+    "select",
+    "choose",
+    "open",
+    "go",
+    "please",
+    "me",
+    "my",
+    "i",
+    "you",
+    "can",
+    "could",
+    "would",
+    "want",
+    "like",
+    "one",
+    "ones",
+    "option",
+    "there",
+    "here",
+    "page",
+    "screen",
+    "shown",
+    "displayed",
+    "visible",
+    "show",
+    "just",
+    "thank",
+    "thanks",
+    "so",
+    "be",
+    "from",
+    "by",
+    "get",
+    "set",
+    "do",
+    "does",
+    "did",
+    "let",
+    "lets",
+    "let's",
+    "into",
+    "onto",
+    "up",
+    "where",
+    "who",
+    "how",
+    "many",
+    "much",
+    "will",
+    "should",
+    "some",
+    "any",
+    "all",
+    "item",
+    "element",
+    "thing",
+    "side",
+    "corner",
+    "part",
+    "which",
+    "has",
+    "have",
+    "had",
+    "was",
+    "were",
+    "located",
+    "present",
+    "given",
+];
+
+/// UI words and the words toolkits and apps use for the same thing.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    ("more", &["dots", "overflow", "options", "menu", "kebab"]),
+    (
+        "back",
+        &["navigate", "up", "arrow", "backward", "return", "previous"],
+    ),
+    ("search", &["find", "magnifier", "query", "lookup"]),
+    (
+        "settings",
+        &[
+            "setting",
+            "gear",
+            "preferences",
+            "configuration",
+            "config",
+            "cog",
+        ],
+    ),
+    ("close", &["dismiss", "cancel", "exit", "x"]),
+    ("add", &["plus", "new", "create", "compose", "fab"]),
+    ("delete", &["trash", "remove", "bin", "discard"]),
+    ("play", &["playback", "resume", "start"]),
+    ("menu", &["hamburger", "drawer", "navigation", "nav"]),
+    ("profile", &["account", "avatar", "user", "person"]),
+    ("cart", &["basket", "bag", "shopping"]),
+    (
+        "favorite",
+        &["favourite", "heart", "like", "star", "bookmark"],
+    ),
+    ("edit", &["pencil", "modify", "write"]),
+    ("camera", &["photo", "capture", "picture"]),
+    ("mic", &["microphone", "voice", "speak"]),
+    ("call", &["phone", "dial", "telephone"]),
+    ("message", &["sms", "chat", "text", "messages"]),
+    ("refresh", &["reload", "sync"]),
+    (
+        "notification",
+        &["notifications", "bell", "alert", "alerts"],
+    ),
+    ("location", &["map", "pin", "gps", "place", "marker"]),
+    ("info", &["information", "about", "details", "detail"]),
+    ("share", &["send", "forward"]),
+    ("next", &["forward", "skip", "right"]),
+    ("previous", &["prev", "rewind", "left"]),
+    ("home", &["house", "main"]),
+    ("filter", &["funnel"]),
+    ("help", &["question", "support"]),
+    ("email", &["mail", "inbox", "envelope"]),
+    (
+        "image",
+        &["picture", "photo", "img", "cover", "thumbnail", "logo"],
+    ),
+    ("download", &["save"]),
+];
+
+/// What a request asks for by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Entity(EntityKind),
+    Role(&'static [Role]),
+}
+
+const TYPE_WORDS: &[(&str, Want)] = &[
+    ("number", Want::Entity(EntityKind::Phone)),
+    ("phone", Want::Entity(EntityKind::Phone)),
+    ("call", Want::Entity(EntityKind::Phone)),
+    ("dial", Want::Entity(EntityKind::Phone)),
+    ("ring", Want::Entity(EntityKind::Phone)),
+    ("email", Want::Entity(EntityKind::Email)),
+    ("mail", Want::Entity(EntityKind::Email)),
+    ("address", Want::Entity(EntityKind::Address)),
+    ("directions", Want::Entity(EntityKind::Address)),
+    ("navigate", Want::Entity(EntityKind::Address)),
+    ("date", Want::Entity(EntityKind::Date)),
+    ("day", Want::Entity(EntityKind::Date)),
+    ("time", Want::Entity(EntityKind::Time)),
+    ("price", Want::Entity(EntityKind::Money)),
+    ("cost", Want::Entity(EntityKind::Money)),
+    ("amount", Want::Entity(EntityKind::Money)),
+    ("website", Want::Entity(EntityKind::Url)),
+    ("url", Want::Entity(EntityKind::Url)),
+    ("link", Want::Role(&[Role::Link])),
+    (
+        "button",
+        Want::Role(&[Role::Button, Role::DefaultButton, Role::Switch]),
+    ),
+    ("icon", Want::Role(&[Role::Image, Role::Button])),
+    ("symbol", Want::Role(&[Role::Image, Role::Button])),
+    ("image", Want::Role(&[Role::Image])),
+    ("picture", Want::Role(&[Role::Image])),
+    ("photo", Want::Role(&[Role::Image])),
+    ("switch", Want::Role(&[Role::Switch, Role::CheckBox])),
+    ("toggle", Want::Role(&[Role::Switch, Role::CheckBox])),
+    ("checkbox", Want::Role(&[Role::CheckBox, Role::Switch])),
+    ("check", Want::Role(&[Role::CheckBox, Role::Switch])),
+    ("tab", Want::Role(&[Role::Tab])),
+    (
+        "field",
+        Want::Role(&[Role::TextInput, Role::SearchInput, Role::PasswordInput]),
+    ),
+    (
+        "box",
+        Want::Role(&[Role::TextInput, Role::SearchInput, Role::CheckBox]),
+    ),
+    ("input", Want::Role(&[Role::TextInput, Role::SearchInput])),
+    ("entry", Want::Role(&[Role::TextInput, Role::SearchInput])),
+    ("heading", Want::Role(&[Role::Heading])),
+    ("title", Want::Role(&[Role::Heading, Role::Label])),
+    ("text", Want::Role(&[Role::Label, Role::Paragraph])),
+    ("slider", Want::Role(&[Role::Slider])),
+    ("menu", Want::Role(&[Role::MenuItem, Role::Menu])),
+];
+
+const ORDINALS: &[(&str, isize)] = &[
+    ("first", 1),
+    ("1st", 1),
+    ("second", 2),
+    ("2nd", 2),
+    ("third", 3),
+    ("3rd", 3),
+    ("fourth", 4),
+    ("4th", 4),
+    ("fifth", 5),
+    ("5th", 5),
+    ("sixth", 6),
+    ("6th", 6),
+    ("seventh", 7),
+    ("7th", 7),
+    ("eighth", 8),
+    ("8th", 8),
+    ("ninth", 9),
+    ("9th", 9),
+    ("tenth", 10),
+    ("10th", 10),
+    ("last", -1),
+];
+
+/// Directions: as a position ("at the top"), or as a relation to an anchor ("below X").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Top,
+    Bottom,
+    Left,
+    Right,
+}
+
+/// Relation words and the side of the anchor the target is on (`None`: next to, any side).
+const RELATIONS: &[(&str, Option<Dir>)] = &[
+    ("below", Some(Dir::Bottom)),
+    ("under", Some(Dir::Bottom)),
+    ("underneath", Some(Dir::Bottom)),
+    ("beneath", Some(Dir::Bottom)),
+    ("above", Some(Dir::Top)),
+    ("over", Some(Dir::Top)),
+    ("before", Some(Dir::Left)),
+    ("after", Some(Dir::Right)),
+    ("beside", None),
+    ("next", None),
+    ("near", None),
+    ("adjacent", None),
+];
+
+/// The request, read once.
+#[derive(Debug, Default)]
+struct Query {
+    /// Content words (stop, ordinal, direction and relation words removed).
+    words: Vec<String>,
+    /// Content words of the anchor phrase, when there is a relation.
+    anchor: Vec<String>,
+    relation: Option<Option<Dir>>,
+    wants: Vec<Want>,
+    ordinal: Option<isize>,
+    /// "from the right": the axis and end an ordinal counts from.
+    ordinal_from: Option<Dir>,
+    positions: Vec<Dir>,
+    negated: bool,
+    superlative: Option<Superlative>,
+    deictic: bool,
+}
+
+/// A superlative over a number found in the candidates' fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Superlative {
+    /// Smallest distance ("closest", "nearest", "quickest").
+    Nearest,
+    Cheapest,
+    Dearest,
+    /// Earliest year ("older", "earlier", "first released").
+    Oldest,
+    Newest,
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+impl Query {
+    fn read(text: &str) -> Query {
+        let all = words(text);
+        let mut q = Query::default();
+        let mut i = 0;
+        let mut head = Vec::new();
+        while i < all.len() {
+            let w = all[i].as_str();
+            let next = all.get(i + 1).map(String::as_str);
+            if matches!(
+                w,
+                "not" | "isn't" | "don't" | "without" | "other" | "except"
+            ) {
+                q.negated = true;
+            }
+            if matches!(
+                w,
+                "it" | "that" | "this" | "there" | "her" | "him" | "them" | "one"
+            ) {
+                q.deictic = true;
+            }
+            if let Some(s) = superlative(w) {
+                q.superlative = Some(s);
+            }
+            if let Some(&(_, n)) = ORDINALS.iter().find(|(o, _)| *o == w) {
+                q.ordinal = Some(n);
+                i += 1;
+                continue;
+            }
+            if let Some(d) = direction(w) {
+                let counted = q.ordinal.is_some()
+                    && i > 0
+                    && all[i - 1] == "the"
+                    && i >= 2
+                    && all[i - 2] == "from";
+                let relation = matches!(next, Some("of" | "to")) && !counted && i + 2 < all.len();
+                if counted || (q.ordinal.is_some() && i > 0 && all[i - 1] == "from") {
+                    q.ordinal_from = Some(d);
+                } else if relation && q.relation.is_none() {
+                    q.relation = Some(Some(d));
+                    q.anchor = content(&all[i + 2..]);
+                    break;
+                } else {
+                    q.positions.push(d);
+                }
+                i += 1;
+                continue;
+            }
+            if let Some(&(_, rel)) = RELATIONS.iter().find(|(r, _)| *r == w) {
+                if q.relation.is_none()
+                    && i + 1 < all.len()
+                    && !(w == "next" && matches!(next, Some("page" | "button" | "track" | "song")))
+                {
+                    q.relation = Some(rel);
+                    let rest = if matches!(next, Some("to")) {
+                        &all[i + 2..]
+                    } else {
+                        &all[i + 1..]
+                    };
+                    q.anchor = content(rest);
+                    if !q.anchor.is_empty() {
+                        break;
+                    }
+                    q.relation = None;
+                }
+            }
+            if let Some(&(_, want)) = TYPE_WORDS
+                .iter()
+                .find(|(t, _)| *t == w || format!("{t}s") == w)
+            {
+                if !q.wants.contains(&want) {
+                    q.wants.push(want);
+                }
+            }
+            head.push(all[i].clone());
+            i += 1;
+        }
+        q.words = content(&head);
+        q
+    }
+}
+
+fn content(words: &[String]) -> Vec<String> {
+    words
+        .iter()
+        .filter(|w| !STOP.contains(&w.as_str()) && direction(w).is_none())
+        .filter(|w| {
+            !matches!(
+                w.as_str(),
+                "not" | "without" | "other" | "except" | "isn't" | "don't"
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+fn direction(w: &str) -> Option<Dir> {
+    Some(match w {
+        "top" | "upper" | "topmost" => Dir::Top,
+        "bottom" | "lower" | "bottommost" => Dir::Bottom,
+        "left" | "leftmost" => Dir::Left,
+        "right" | "rightmost" => Dir::Right,
+        _ => return None,
+    })
+}
+
+fn superlative(w: &str) -> Option<Superlative> {
+    Some(match w {
+        "closest" | "nearest" | "quickest" | "fastest" | "shortest" | "nearby" | "closer" => {
+            Superlative::Nearest
+        }
+        "cheapest" | "cheaper" | "lowest" => Superlative::Cheapest,
+        "expensive" | "priciest" | "highest" => Superlative::Dearest,
+        "older" | "oldest" | "earlier" | "earliest" | "classic" => Superlative::Oldest,
+        "newer" | "newest" | "recent" | "latest" | "modern" | "later" => Superlative::Newest,
+        _ => return None,
+    })
+}
+
+/// What the baseline knows of one candidate.
+#[derive(Debug)]
+struct Cand {
+    number: usize,
+    role: Role,
+    entity: Option<EntityKind>,
+    origin: Origin,
+    rect: Option<Rect>,
+    /// Words of the shown text, the description, the resource id and the role, with weights.
+    fields: Vec<(Vec<String>, f64)>,
+    /// Position in reading order (lines top to bottom, left to right).
+    order: usize,
+    /// Index of the element in `Screen::elements`.
+    element: usize,
+    /// The parse line the element is on (boxless: `usize::MAX`).
+    line: usize,
+    /// Numbers found next to attribute words, for superlatives.
+    distance: Option<f64>,
+    money: Option<f64>,
+    year: Option<f64>,
+    mentioned: Option<usize>,
+}
+
+fn features(request: &Request<'_>) -> Vec<Cand> {
+    let parse = request.parse;
+    let mut order = vec![usize::MAX; request.screen.elements.len()];
+    for (k, &i) in parse
+        .lines
+        .iter()
+        .flatten()
+        .chain(&parse.boxless)
+        .enumerate()
+    {
+        order[i] = k;
+    }
+    let mut line = vec![usize::MAX; request.screen.elements.len()];
+    for (l, items) in parse.lines.iter().enumerate() {
+        for &i in items {
+            line[i] = l;
+        }
+    }
+    let context: Vec<String> = request
+        .context
+        .iter()
+        .map(|t| t.text.to_lowercase())
+        .collect();
+    parse
+        .candidates
+        .iter()
+        .map(|c| {
+            let e = &request.screen.elements[c.element];
+            let text = parse.candidate_text(c).to_owned();
+            let id_words = humanize_id(&e.resource_id);
+            let fields = vec![
+                (words(&text), 1.0),
+                (words(&e.description), 0.8),
+                (words(&id_words), 0.7),
+                (words(&e.role_name), 0.3),
+                (words(&humanize_id(&e.class)), 0.2),
+            ];
+            let all = format!("{} {}", e.text, e.description).to_lowercase();
+            let name = e.text.to_lowercase();
+            Cand {
+                number: c.number,
+                role: e.role,
+                entity: c.entity.as_ref().map(|(k, _)| *k),
+                origin: e.origin,
+                rect: e.bounds,
+                fields,
+                order: order[c.element],
+                element: c.element,
+                line: line[c.element],
+                distance: number_after(&all, &["distance", "away"]),
+                money: money(&all),
+                year: first_year(&e.description).or_else(|| first_year(&e.text)),
+                mentioned: (!name.is_empty())
+                    .then(|| context.iter().rposition(|t| t.contains(&name)))
+                    .flatten(),
+            }
+        })
+        .collect()
+}
+
+/// The first number after one of `keys` ("distance: 4 miles" -> 4).
+fn number_after(text: &str, keys: &[&str]) -> Option<f64> {
+    keys.iter().find_map(|k| {
+        let at = text.find(k)? + k.len();
+        text[at..]
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .find(|s| !s.is_empty() && s.chars().any(|c| c.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+    })
+}
+
+fn money(text: &str) -> Option<f64> {
+    let at = text.find(['$', '€', '£'])?;
+    text[at + 1..]
+        .split(|c: char| !c.is_ascii_digit() && c != '.' && c != ',')
+        .next()
+        .and_then(|s| s.replace(',', "").parse().ok())
+}
+
+/// The first plausible year (1000-2099) in a text.
+fn first_year(text: &str) -> Option<f64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| s.len() == 4)
+        .filter_map(|s| s.parse::<u32>().ok())
+        .find(|y| (1000..2100).contains(y))
+        .map(f64::from)
+}
+
+/// Whether a query word matches a field word: equal, a plural, or a shared stem of at least
+/// five letters.
+fn matches(q: &str, w: &str) -> bool {
+    if q == w {
+        return true;
+    }
+    let (short, long) = if q.len() <= w.len() { (q, w) } else { (w, q) };
+    if short.len() >= 3 && long.len() - short.len() <= 2 && long.starts_with(short) {
+        return true;
+    }
+    let common = q.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+    common >= 5 && common * 4 >= long.len() * 3
+}
+
+/// Lexical score of one candidate for `query_words`, each word weighted by its rarity on the
+/// screen (`idf`) and each field by its weight; synonyms count at half weight.
+fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>) -> f64 {
+    let mut total = 0.0;
+    for q in query_words {
+        let weight = idf.get(q.as_str()).copied().unwrap_or(1.0);
+        let mut best: f64 = 0.0;
+        for (field, fw) in &c.fields {
+            if field.iter().any(|w| matches(q, w)) {
+                best = best.max(*fw);
+            } else if synonyms(q).any(|s| field.iter().any(|w| matches(s, w))) {
+                best = best.max(fw * 0.5);
+            }
+        }
+        total += weight * best;
+    }
+    total
+}
+
+fn synonyms(q: &str) -> impl Iterator<Item = &'static str> + '_ {
+    SYNONYMS.iter().flat_map(move |(word, others)| {
+        let hit = *word == q || others.contains(&q);
+        let word: &'static str = word;
+        hit.then(move || std::iter::once(word).chain(others.iter().copied()))
+            .into_iter()
+            .flatten()
+    })
+}
+
+fn wants_match(want: Want, c: &Cand) -> bool {
+    match want {
+        Want::Entity(kind) => c.entity == Some(kind),
+        Want::Role(roles) => roles.contains(&c.role),
+    }
+}
+
+fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
+    let n = cands.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // Rarity of each query word on this screen: a word every candidate has tells nothing.
+    let mut idf = HashMap::new();
+    for w in q.words.iter().chain(&q.anchor) {
+        let df = cands
+            .iter()
+            .filter(|c| {
+                c.fields
+                    .iter()
+                    .any(|(f, _)| f.iter().any(|x| matches(w, x)))
+            })
+            .count();
+        idf.insert(
+            w.as_str(),
+            ((n as f64 + 1.0) / (df as f64 + 0.5)).ln().max(0.1),
+        );
+    }
+    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, &q.words, &idf)).collect();
+    let max_lex = scores.iter().copied().fold(0.0, f64::max);
+    if max_lex > 0.0 {
+        scores.iter_mut().for_each(|s| *s /= max_lex);
+    }
+    let typed: Vec<bool> = cands
+        .iter()
+        .map(|c| q.wants.iter().any(|&w| wants_match(w, c)))
+        .collect();
+    let typed_entities = cands
+        .iter()
+        .zip(&typed)
+        .any(|(c, &t)| t && c.entity.is_some());
+    if typed_entities {
+        // "the work number": a typed entity takes the words of its labels, the objects around
+        // it in its cluster (ReALM Algorithm 1), nearest and same-row neighbours counting most.
+        let mut by_element: HashMap<usize, f64> = HashMap::new();
+        for (c, s) in cands.iter().zip(&scores) {
+            let e = by_element.entry(c.element).or_default();
+            *e = e.max(*s);
+        }
+        let scale = request.screen.size.height * 0.02;
+        let clusters = &request.parse.clusters;
+        let boosts: Vec<f64> = cands
+            .iter()
+            .zip(&typed)
+            .map(|(c, &t)| {
+                if !t || c.entity.is_none() {
+                    return 0.0;
+                }
+                let Some(rect) = c.rect else { return 0.0 };
+                surrounding(request.screen, clusters, c.element, 6)
+                    .into_iter()
+                    .filter_map(|(i, _)| {
+                        let other = request.screen.elements[i].bounds?;
+                        let (dx, dy) = rect.gaps(&other);
+                        let w = if dy == 0.0 {
+                            1.0 / (1.0 + dx / scale)
+                        } else {
+                            0.5 / (1.0 + dx.hypot(dy) / scale)
+                        };
+                        Some(w * by_element.get(&i).copied().unwrap_or(0.0))
+                    })
+                    .fold(0.0, f64::max)
+            })
+            .collect();
+        for ((s, &t), b) in scores.iter_mut().zip(&typed).zip(boosts) {
+            *s = if t { *s + 0.5 + b } else { *s * 0.6 };
+        }
+    } else {
+        for (s, &t) in scores.iter_mut().zip(&typed) {
+            if t {
+                *s += 0.5;
+            }
+        }
+    }
+
+    let size = request.screen.size;
+    let frac = |c: &Cand, d: Dir| {
+        c.rect.map_or(0.0, |r| {
+            let (x, y) = r.center();
+            match d {
+                Dir::Top => 1.0 - y / size.height,
+                Dir::Bottom => y / size.height,
+                Dir::Left => 1.0 - x / size.width,
+                Dir::Right => x / size.width,
+            }
+        })
+    };
+
+    if let Some(side) = q.relation {
+        let anchor_scores: Vec<f64> = cands.iter().map(|c| lexical(c, &q.anchor, &idf)).collect();
+        let best = anchor_scores.iter().copied().fold(0.0, f64::max);
+        if best > 0.0 {
+            let anchors: Vec<&Rect> = cands
+                .iter()
+                .zip(&anchor_scores)
+                .filter(|(_, &s)| s >= best * 0.999)
+                .filter_map(|(c, _)| c.rect.as_ref())
+                .collect();
+            let scale = size.height.max(size.width) * 0.1;
+            for ((s, c), &a) in scores.iter_mut().zip(cands).zip(&anchor_scores) {
+                let Some(r) = c.rect else { continue };
+                let rel = anchors
+                    .iter()
+                    .map(|anchor| relation_score(anchor, &r, side, scale))
+                    .fold(0.0, f64::max);
+                // The anchor itself is not the target.
+                let own = if a >= best * 0.999 { 0.0 } else { 1.0 };
+                *s = *s * 0.3 + 2.0 * rel * own;
+            }
+        }
+    }
+
+    if let Some(k) = q.ordinal {
+        // The pool the ordinal counts in: candidates of the wanted type and words; else all.
+        let pool_min = scores.iter().copied().fold(0.0, f64::max) * 0.5;
+        let mut pool: Vec<usize> = (0..n)
+            .filter(|&i| scores[i] > 0.0 && scores[i] >= pool_min)
+            .collect();
+        if pool.len() < 2 {
+            pool = (0..n).filter(|&i| typed[i]).collect();
+        }
+        if pool.len() < 2 {
+            pool = (0..n).collect();
+        }
+        let key = |i: usize| -> (f64, f64) {
+            let c = &cands[i];
+            let (x, y) = c.rect.map_or((0.0, c.order as f64), |r| r.center());
+            match q.ordinal_from {
+                Some(Dir::Right) => (-x, y),
+                Some(Dir::Left) => (x, y),
+                Some(Dir::Bottom) => (-y, x),
+                Some(Dir::Top) => (y, x),
+                None => (c.order as f64, 0.0),
+            }
+        };
+        // Counting from the left or right happens along one row: the line holding most of
+        // the pool (the topmost of equals), when it has enough members.
+        if matches!(q.ordinal_from, Some(Dir::Left | Dir::Right)) {
+            let mut per_line: HashMap<usize, usize> = HashMap::new();
+            for &i in &pool {
+                *per_line.entry(cands[i].line).or_default() += 1;
+            }
+            let row = per_line
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(&l, &count)| (l, count));
+            if let Some((l, count)) = row {
+                if count >= k.unsigned_abs() && l != usize::MAX {
+                    pool.retain(|&i| cands[i].line == l);
+                }
+            }
+        }
+        pool.sort_by(|&a, &b| {
+            let (ka, kb) = (key(a), key(b));
+            ka.0.total_cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        });
+        let at = if k < 0 {
+            pool.len().checked_sub(1)
+        } else {
+            Some(k as usize - 1)
+        };
+        if let Some(&i) = at.and_then(|at| pool.get(at)) {
+            scores[i] += 2.0;
+        }
+    }
+
+    if !q.positions.is_empty() {
+        let any_match = scores.iter().any(|&s| s > 0.0);
+        for (s, c) in scores.iter_mut().zip(cands) {
+            let p: f64 =
+                q.positions.iter().map(|&d| frac(c, d)).sum::<f64>() / q.positions.len() as f64;
+            // Position ranks among matching candidates; alone it is weak evidence.
+            *s += if any_match && *s > 0.0 {
+                0.6 * p
+            } else {
+                0.1 * p * p
+            };
+        }
+    }
+
+    if let Some(sup) = q.superlative {
+        let value = |c: &Cand| match sup {
+            Superlative::Nearest => c.distance.map(|d| -d),
+            Superlative::Cheapest => c.money.map(|m| -m),
+            Superlative::Dearest => c.money,
+            Superlative::Oldest => c.year.map(|y| -y),
+            Superlative::Newest => c.year,
+        };
+        let best = cands
+            .iter()
+            .filter_map(value)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let known = cands.iter().filter_map(value).count();
+        if known >= 2 {
+            for (s, c) in scores.iter_mut().zip(cands) {
+                if value(c) == Some(best) {
+                    *s += 0.8;
+                }
+            }
+        }
+    }
+
+    // Negation with nothing else to go on ("not the one with X") picks the others.
+    if q.negated && q.relation.is_none() && q.ordinal.is_none() && q.superlative.is_none() {
+        let top = scores.iter().copied().fold(0.0, f64::max);
+        if top > 0.0 {
+            for s in scores.iter_mut() {
+                *s = top - *s + 0.1;
+            }
+        }
+    }
+
+    // "that one", "get there": with no other evidence, the most recently mentioned entity,
+    // then the focused element.
+    if scores.iter().all(|&s| s <= SELECT_THRESHOLD) && q.deictic {
+        let latest = cands.iter().filter_map(|c| c.mentioned).max();
+        for (s, c) in scores.iter_mut().zip(cands) {
+            if latest.is_some() && c.mentioned == latest {
+                *s += 0.2;
+            }
+        }
+        for (s, c) in scores.iter_mut().zip(cands) {
+            let focused = request.parse.candidate(c.number).is_some_and(|cand| {
+                request.screen.elements[cand.element].has(deixis_parser::State::Focused)
+            });
+            if focused {
+                *s += 0.1;
+            }
+        }
+    }
+    // Conversational candidates only ("which one", two books): the prompt always names one.
+    if cands.iter().all(|c| c.origin != Origin::Onscreen)
+        && scores.iter().all(|&s| s <= SELECT_THRESHOLD)
+    {
+        let unique: HashSet<usize> = cands.iter().filter_map(|c| c.mentioned).collect();
+        if unique.is_empty() && q.deictic {
+            scores[0] += 0.06;
+        }
+    }
+    scores
+}
+
+/// How well `r` lies on `side` of `anchor`: 1 adjacent and aligned, falling with distance.
+fn relation_score(anchor: &Rect, r: &Rect, side: Option<Dir>, scale: f64) -> f64 {
+    let (ax, ay) = anchor.center();
+    let (x, y) = r.center();
+    let (dx, dy) = anchor.gaps(r);
+    let overlap_x = dx == 0.0;
+    let overlap_y = dy == 0.0;
+    let decay = |d: f64| 1.0 / (1.0 + d / scale);
+    match side {
+        Some(Dir::Bottom) if y > ay && r.y1 >= anchor.y1 => {
+            decay(dy) * if overlap_x { 1.0 } else { 0.5 * decay(dx) }
+        }
+        Some(Dir::Top) if y < ay && r.y2 <= anchor.y2 => {
+            decay(dy) * if overlap_x { 1.0 } else { 0.5 * decay(dx) }
+        }
+        Some(Dir::Left) if x < ax && r.x2 <= anchor.x2 => {
+            decay(dx) * if overlap_y { 1.0 } else { 0.5 * decay(dy) }
+        }
+        Some(Dir::Right) if x > ax && r.x1 >= anchor.x1 => {
+            decay(dx) * if overlap_y { 1.0 } else { 0.5 * decay(dy) }
+        }
+        None => decay(dx.hypot(dy)) * if overlap_x || overlap_y { 1.0 } else { 0.6 },
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

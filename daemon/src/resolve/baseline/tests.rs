@@ -1,0 +1,131 @@
+//! The baseline's rules, each on a small screen.
+
+use deixis_parser::format::read_case;
+use deixis_parser::parse::seed_from;
+
+use super::*;
+use crate::config::ParseSettings;
+use crate::pipeline::{parse_config, prepare};
+
+/// Resolves `query` on a screen of `(id, role, text, desc, res_id, bbox)` rows; returns the
+/// selected element ids.
+fn pick(elements: &str, context: &str, query: &str) -> Vec<u64> {
+    let json = format!(
+        r#"{{"id": "t", "screen": {{"width": 1000, "height": 1000}}, "elements": [{elements}],
+            "context": [{context}], "query": {query:?}}}"#
+    );
+    let case = read_case(&json).expect("test case");
+    let config = parse_config(&ParseSettings::default(), seed_from(&case.id));
+    let p = prepare(case.size, case.elements, &config);
+    let request = Request {
+        screen: &p.screen,
+        parse: &p.parse,
+        context: &case.context,
+        query: &case.query,
+    };
+    let answer = Baseline.resolve(&request);
+    answer
+        .selected_elements(&p.screen, &p.parse)
+        .into_iter()
+        .map(|id| id.0)
+        .collect()
+}
+
+const CONTACT: &str = r#"
+    {"id": 0, "role": "label", "text": "Ada Lovelace", "bbox": [10, 10, 300, 40]},
+    {"id": 1, "role": "label", "text": "Mobile", "bbox": [10, 60, 100, 80]},
+    {"id": 2, "role": "label", "text": "+44 20 7946 0958", "bbox": [120, 60, 300, 80]},
+    {"id": 3, "role": "label", "text": "Work", "bbox": [10, 100, 100, 120]},
+    {"id": 4, "role": "label", "text": "(408) 555-0123", "bbox": [120, 100, 300, 120]},
+    {"id": 5, "role": "label", "text": "ada@example.org", "bbox": [120, 140, 300, 160]},
+    {"id": 6, "role": "push button", "text": "", "desc": "Edit", "bbox": [900, 10, 940, 40]},
+    {"id": 7, "role": "push button", "text": "", "res_id": "com.app:id/search_button", "bbox": [950, 10, 990, 40]}
+"#;
+
+#[test]
+fn type_words_find_entities() {
+    assert_eq!(pick(CONTACT, "", "email her"), vec![5]);
+    assert_eq!(pick(CONTACT, "", "call the work number"), vec![4]);
+    assert_eq!(pick(CONTACT, "", "call the mobile number"), vec![2]);
+}
+
+#[test]
+fn descriptions_and_resource_ids_name_icons() {
+    assert_eq!(pick(CONTACT, "", "tap the search button"), vec![7]);
+    assert_eq!(pick(CONTACT, "", "click on edit"), vec![6]);
+}
+
+#[test]
+fn nothing_relevant_is_none() {
+    assert_eq!(
+        pick(CONTACT, "", "what's the weather like"),
+        Vec::<u64>::new()
+    );
+}
+
+const LINKS: &str = r#"
+    {"id": 10, "role": "link", "text": "Orca screen reader", "bbox": [10, 100, 400, 120]},
+    {"id": 11, "role": "paragraph", "text": "Orca is a free screen reader", "bbox": [10, 125, 600, 145]},
+    {"id": 12, "role": "link", "text": "Accessibility in GNOME", "bbox": [10, 200, 400, 220]},
+    {"id": 13, "role": "paragraph", "text": "GNOME is accessible", "bbox": [10, 225, 600, 245]},
+    {"id": 14, "role": "link", "text": "AT-SPI2 documentation", "bbox": [10, 300, 400, 320]}
+"#;
+
+#[test]
+fn ordinals_count_in_reading_order_among_the_wanted_type() {
+    assert_eq!(pick(LINKS, "", "open the second link"), vec![12]);
+    assert_eq!(pick(LINKS, "", "open the last link"), vec![14]);
+    assert_eq!(pick(LINKS, "", "the first one"), vec![10]);
+}
+
+const ICONS: &str = r#"
+    {"id": 20, "role": "push button", "desc": "Play", "bbox": [10, 10, 50, 50]},
+    {"id": 21, "role": "push button", "desc": "Pause", "bbox": [60, 10, 100, 50]},
+    {"id": 22, "role": "push button", "desc": "Stop", "bbox": [110, 10, 150, 50]},
+    {"id": 23, "role": "push button", "desc": "Shuffle", "bbox": [160, 10, 200, 50]},
+    {"id": 24, "role": "label", "text": "Now playing", "bbox": [10, 900, 300, 930]},
+    {"id": 25, "role": "push button", "desc": "Volume", "bbox": [10, 950, 50, 990]}
+"#;
+
+#[test]
+fn ordinals_count_from_a_side() {
+    assert_eq!(pick(ICONS, "", "third icon from the right"), vec![21]);
+    assert_eq!(pick(ICONS, "", "second button from the left"), vec![21]);
+}
+
+#[test]
+fn relations_to_an_anchor() {
+    assert_eq!(pick(ICONS, "", "the button below now playing"), vec![25]);
+    assert_eq!(pick(ICONS, "", "icon right of pause"), vec![22]);
+    assert_eq!(
+        pick(ICONS, "", "click the button next to shuffle"),
+        vec![22]
+    );
+}
+
+#[test]
+fn positions_break_ties() {
+    let two = r#"
+        {"id": 30, "role": "push button", "desc": "Search", "bbox": [10, 10, 50, 50]},
+        {"id": 31, "role": "push button", "desc": "Search", "bbox": [10, 900, 50, 950]}
+    "#;
+    assert_eq!(pick(two, "", "the search button at the top"), vec![30]);
+    assert_eq!(pick(two, "", "search at the bottom"), vec![31]);
+}
+
+#[test]
+fn negation_and_superlatives_choose_between_entities() {
+    let books = r#"
+        {"id": 0, "role": "book", "text": "Unwind", "desc": "A 2007 dystopian novel about harvest camps", "bbox": null},
+        {"id": 1, "role": "book", "text": "Entwined", "desc": "A 2011 novel based on a fairy tale about dancing princesses", "bbox": null}
+    "#;
+    let ctx = r#"{"speaker": "agent", "text": "Do you mean 'Unwind' or 'Entwined'?"}"#;
+    assert_eq!(pick(books, ctx, "the dystopian book"), vec![0]);
+    assert_eq!(pick(books, ctx, "not the one with princesses"), vec![0]);
+    assert_eq!(pick(books, ctx, "the newer one"), vec![1]);
+    let places = r#"
+        {"id": 0, "role": "gas station", "text": "Valero", "desc": "address: 200 Alester Ave; distance: 5 miles", "bbox": null},
+        {"id": 1, "role": "gas station", "text": "Chevron", "desc": "address: 783 Arcadia Pl; distance: 2 miles", "bbox": null}
+    "#;
+    assert_eq!(pick(places, "", "take me to the closest one"), vec![1]);
+}

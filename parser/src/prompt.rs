@@ -1,0 +1,71 @@
+//! Prompt: the text a language model reads, pipeline stage 4 (ReALM's wording): instruction,
+//! the onscreen parse, the entities without a box, the dialogue, and the request.
+//!
+//! The screen comes first so that one screen's prefix (`Prompt::prefix_len`) is computed once
+//! and reused by every request on that screen.
+
+use crate::element::Screen;
+use crate::format::Turn;
+use crate::parse::{clean, ScreenParse};
+
+/// The instruction that opens every prompt.
+pub const INSTRUCTION: &str = "Select which among the following entities, if any, are required to understand the user\nrequest below. Output 0 if none of the entities are relevant.\n";
+
+/// A rendered prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub text: String,
+    /// Bytes of `text` that depend only on the screen (instruction and parse).
+    pub prefix_len: usize,
+}
+
+/// Renders the prompt for `query` on a parsed screen. Entity descriptions are shortened to
+/// `max_text_chars` characters, as element texts are in the parse.
+pub fn render(
+    screen: &Screen,
+    parse: &ScreenParse,
+    context: &[Turn],
+    query: &str,
+    max_text_chars: usize,
+) -> Prompt {
+    let mut text = String::with_capacity(INSTRUCTION.len() + parse.text.len() + 256);
+    text.push_str(INSTRUCTION);
+    text.push_str("Screen:\n");
+    text.push_str(&parse.text);
+    text.push('\n');
+    let prefix_len = text.len();
+
+    text.push_str("Entities:\n0. None\n");
+    let first = parse.candidates.len() - parse.boxless.len() + 1;
+    for (k, &i) in parse.boxless.iter().enumerate() {
+        let e = &screen.elements[i];
+        text.push_str(&format!(
+            "{}. Type: {}",
+            first + k,
+            clean(&e.role_name, 40).0
+        ));
+        let name = &parse.shown[i];
+        if !name.is_empty() {
+            text.push_str(&format!(" | name: {name}"));
+        }
+        let description = clean(&e.description, max_text_chars).0;
+        if !description.is_empty() {
+            text.push_str(&format!(" | description: {description}"));
+        }
+        text.push('\n');
+    }
+    if !context.is_empty() {
+        text.push_str("Dialogue:\n");
+        for turn in context {
+            let speaker = clean(&turn.speaker, 40).0;
+            let said = clean(&turn.text, max_text_chars).0;
+            text.push_str(&format!("{speaker}: {said}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "User request: {}\n",
+        clean(query, max_text_chars).0
+    ));
+    text.push_str("Relevant entity:");
+    Prompt { text, prefix_len }
+}

@@ -1,0 +1,1 @@
+//! deixis-tests: the one integration-test binary lives in `integration/`.
