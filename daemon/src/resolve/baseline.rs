@@ -8,13 +8,13 @@
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use deixis_parser::cluster::surrounding;
 use deixis_parser::element::Rect;
 use deixis_parser::parse::humanize_id;
+use deixis_parser::EntityKind;
 use deixis_parser::Role;
-use deixis_parser::{EntityKind, Origin};
 
 use super::{Answer, Ranked, Request, Resolver};
 
@@ -377,9 +377,29 @@ impl Query {
                 q.superlative = Some(s);
             }
             if let Some(&(_, n)) = ORDINALS.iter().find(|(o, _)| *o == w) {
-                q.ordinal = Some(n);
-                i += 1;
-                continue;
+                // An ordinal counts things when what follows names them ("second link",
+                // "first more button", "the last one", "third from the right"), not in
+                // "first person narrative" or "seventh grader".
+                let counts = i + 1 == all.len()
+                    || all[i + 1..].iter().take(2).any(|x| {
+                        is_type_word(x)
+                            || matches!(
+                                x.as_str(),
+                                "one"
+                                    | "ones"
+                                    | "from"
+                                    | "item"
+                                    | "result"
+                                    | "option"
+                                    | "row"
+                                    | "entry"
+                            )
+                    });
+                if counts {
+                    q.ordinal = Some(n);
+                    i += 1;
+                    continue;
+                }
             }
             if let Some(d) = direction(w) {
                 let counted = q.ordinal.is_some()
@@ -418,10 +438,7 @@ impl Query {
                     q.relation = None;
                 }
             }
-            if let Some(&(_, want)) = TYPE_WORDS
-                .iter()
-                .find(|(t, _)| *t == w || format!("{t}s") == w)
-            {
+            if let Some(want) = type_word(w) {
                 if !q.wants.contains(&want) {
                     q.wants.push(want);
                 }
@@ -432,6 +449,18 @@ impl Query {
         q.words = content(&head);
         q
     }
+}
+
+/// The type a word asks for ("links" -> links).
+fn type_word(w: &str) -> Option<Want> {
+    TYPE_WORDS
+        .iter()
+        .find(|(t, _)| *t == w || w.strip_suffix('s') == Some(t))
+        .map(|&(_, want)| want)
+}
+
+fn is_type_word(w: &str) -> bool {
+    type_word(w).is_some()
 }
 
 fn content(words: &[String]) -> Vec<String> {
@@ -477,7 +506,6 @@ struct Cand {
     number: usize,
     role: Role,
     entity: Option<EntityKind>,
-    origin: Origin,
     rect: Option<Rect>,
     /// Words of the shown text, the description, the resource id and the role, with weights.
     fields: Vec<(Vec<String>, f64)>,
@@ -532,12 +560,18 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 (words(&humanize_id(&e.class)), 0.2),
             ];
             let all = format!("{} {}", e.text, e.description).to_lowercase();
-            let name = e.text.to_lowercase();
+            // The name as a dialogue would say it: "Up! (by Samantha Jade)" -> "up!".
+            let name = e
+                .text
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase();
             Cand {
                 number: c.number,
                 role: e.role,
                 entity: c.entity.as_ref().map(|(k, _)| *k),
-                origin: e.origin,
                 rect: e.bounds,
                 fields,
                 order: order[c.element],
@@ -545,7 +579,7 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 line: line[c.element],
                 distance: number_after(&all, &["distance", "away"]),
                 money: money(&all),
-                year: first_year(&e.description).or_else(|| first_year(&e.text)),
+                year: first_year(&e.text).or_else(|| first_year(&e.description)),
                 mentioned: (!name.is_empty())
                     .then(|| context.iter().rposition(|t| t.contains(&name)))
                     .flatten(),
@@ -589,7 +623,11 @@ fn matches(q: &str, w: &str) -> bool {
         return true;
     }
     let (short, long) = if q.len() <= w.len() { (q, w) } else { (w, q) };
-    if short.len() >= 3 && long.len() - short.len() <= 2 && long.starts_with(short) {
+    if short.len() >= 3
+        && long
+            .strip_prefix(short)
+            .is_some_and(|rest| matches!(rest, "s" | "es" | "'s" | "n"))
+    {
         return true;
     }
     let common = q.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
@@ -865,13 +903,15 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             }
         }
     }
-    // Conversational candidates only ("which one", two books): the prompt always names one.
-    if cands.iter().all(|c| c.origin != Origin::Onscreen)
-        && scores.iter().all(|&s| s <= SELECT_THRESHOLD)
-    {
-        let unique: HashSet<usize> = cands.iter().filter_map(|c| c.mentioned).collect();
-        if unique.is_empty() && q.deictic {
-            scores[0] += 0.06;
+    // The assistant just asked "Do you mean A or B?": the answer is one of those it named,
+    // even when nothing in it tells them apart.
+    if scores.iter().all(|&s| s <= SELECT_THRESHOLD) {
+        let asked = request.context.len().checked_sub(1);
+        let mentioned: Vec<usize> = (0..n)
+            .filter(|&i| asked.is_some() && cands[i].mentioned == asked)
+            .collect();
+        if mentioned.len() >= 2 {
+            scores[mentioned[0]] += SELECT_THRESHOLD * 1.2;
         }
     }
     scores
