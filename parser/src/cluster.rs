@@ -228,6 +228,8 @@ pub struct BoxGrid {
     rows: usize,
     /// Box indices per cell, row-major.
     cells: Vec<Vec<u32>>,
+    /// First (column, row) cell of each box.
+    first_cell: Vec<(u32, u32)>,
 }
 
 /// Upper bound on cells per axis: keeps memory linear in the number of boxes for any extent.
@@ -242,13 +244,14 @@ impl BoxGrid {
             y0 = y0.min(r.y1);
             x1 = x1.max(r.x2);
             y1 = y1.max(r.y2);
-            sizes.push(r.width().min(r.height()));
+            sizes.push(r.area().sqrt());
         }
         if rects.is_empty() {
             (x0, y0, x1, y1) = (0.0, 0.0, 1.0, 1.0);
         }
-        // Cell side: the median short side of the boxes, so a typical box covers a few cells,
-        // but never so small that the grid exceeds MAX_CELLS_PER_AXIS per axis.
+        // Cell side: the boxes' median square-root area, so a typical box (wide or tall) covers
+        // a few cells and a cell holds a few boxes; never so small that the grid exceeds
+        // MAX_CELLS_PER_AXIS per axis.
         let mid = sizes.len() / 2;
         let median = if sizes.is_empty() {
             1.0
@@ -269,9 +272,11 @@ impl BoxGrid {
             cols,
             rows,
             cells: vec![Vec::new(); cols * rows],
+            first_cell: Vec::with_capacity(rects.len()),
         };
         for (k, r) in rects.iter().enumerate() {
             let (c0, r0, c1, r1) = grid.span(r, 0.0);
+            grid.first_cell.push((c0 as u32, r0 as u32));
             for row in r0..=r1 {
                 for col in c0..=c1 {
                     grid.cells[row * cols + col].push(k as u32);
@@ -283,13 +288,11 @@ impl BoxGrid {
     }
 
     /// Cell range (col0, row0, col1, row1) covered by `r` grown by `by`, clamped to the grid.
+    /// (Truncation is floor here: the values are clamped to be non-negative first, and `floor`
+    /// is a library call without SSE4.1.)
     fn span(&self, r: &Rect, by: f64) -> (usize, usize, usize, usize) {
-        let col = |x: f64| {
-            (((x - self.origin.0) / self.cell).floor().max(0.0) as usize).min(self.cols - 1)
-        };
-        let row = |y: f64| {
-            (((y - self.origin.1) / self.cell).floor().max(0.0) as usize).min(self.rows - 1)
-        };
+        let col = |x: f64| (((x - self.origin.0) / self.cell).max(0.0) as usize).min(self.cols - 1);
+        let row = |y: f64| (((y - self.origin.1) / self.cell).max(0.0) as usize).min(self.rows - 1);
         (
             col(r.x1 - by),
             row(r.y1 - by),
@@ -298,14 +301,17 @@ impl BoxGrid {
         )
     }
 
-    /// Calls `f` once for every box listed in the cells that `r` grown by `by` covers.
+    /// Calls `f` once for every box listed in the cells that `r` grown by `by` covers, until
+    /// `f` returns false. A box listed in several of those cells is reported only from the
+    /// first cell the box and the query share, so no set of seen boxes is needed.
     fn for_each_near(&self, r: &Rect, by: f64, mut f: impl FnMut(usize) -> bool) {
         let (c0, r0, c1, r1) = self.span(r, by);
-        let mut seen = std::collections::HashSet::new();
         for row in r0..=r1 {
             for col in c0..=c1 {
                 for &k in &self.cells[row * self.cols + col] {
-                    if seen.insert(k) && !f(k as usize) {
+                    let (kc0, kr0) = self.first_cell[k as usize];
+                    let first = ((kc0 as usize).max(c0), (kr0 as usize).max(r0));
+                    if first == (col, row) && !f(k as usize) {
                         return;
                     }
                 }
@@ -316,8 +322,11 @@ impl BoxGrid {
     /// Indices of the boxes within gap `range` (strictly less, as linfa's searches) of `r`.
     pub fn within(&self, r: &Rect, range: f64) -> Vec<usize> {
         let mut out = Vec::new();
+        let range2 = range * range;
         self.for_each_near(r, range, |k| {
-            if self.rects[k].gap(r) < range {
+            let (dx, dy) = self.rects[k].gaps(r);
+            // Same as `gap(r) < range` for range >= 0, without the square root.
+            if range > 0.0 && dx * dx + dy * dy < range2 {
                 out.push(k);
             }
             true
@@ -409,11 +418,11 @@ impl<F: Float, D: Distance<F>> NearestNeighbourIndex<F> for GridIndex<'_, F, D> 
         }
         let rect = to_rect(point.iter());
         let range = range.to_f64().unwrap_or(0.0);
+        // The grid's answer is exact for the gap distance; `dist_fn` is BoxGap here.
         Ok(self
             .grid
             .within(&rect, range)
             .into_iter()
-            .filter(|&i| self.dist_fn.distance(point.view(), self.batch.row(i)) < F::cast(range))
             .map(|i| (self.batch.row(i), i))
             .collect())
     }

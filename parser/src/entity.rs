@@ -74,7 +74,8 @@ pub struct Found {
 /// time grows linearly with the text.
 pub fn detect(text: &str) -> Vec<Found> {
     let mut candidates = Vec::new();
-    for rule in &RULES {
+    let clues = Clues::of(text);
+    for rule in RULES.iter().filter(|r| (r.needs)(&clues)) {
         for m in rule.regex.find_iter(text) {
             if let Some(span) = (rule.accept)(text, m.range()) {
                 if !span.is_empty() {
@@ -121,67 +122,114 @@ struct Rule {
     regex: &'static LazyLock<Regex>,
     /// Gets the whole text and a match's span; returns the entity's span, or `None` to drop it.
     accept: fn(&str, Range<usize>) -> Option<Range<usize>>,
+    /// Whether the text can hold a match at all: a cheap test that spares most texts (labels,
+    /// button names) the regex search.
+    needs: fn(&Clues) -> bool,
+}
+
+/// What one pass over a text says about the entities it could hold.
+#[derive(Debug, Default)]
+struct Clues {
+    digits: usize,
+    at: bool,
+    dot: bool,
+    colon: bool,
+    /// "noon" or "midnight", any case.
+    noon: bool,
+}
+
+impl Clues {
+    fn of(text: &str) -> Clues {
+        let mut c = Clues::default();
+        for b in text.bytes() {
+            match b {
+                b'0'..=b'9' => c.digits += 1,
+                b'@' => c.at = true,
+                b'.' => c.dot = true,
+                b':' => c.colon = true,
+                _ => {}
+            }
+        }
+        let bytes = text.as_bytes();
+        c.noon = bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"noon"))
+            || bytes
+                .windows(8)
+                .any(|w| w.eq_ignore_ascii_case(b"midnight"));
+        c
+    }
 }
 
 static RULES: [Rule; 12] = [
     Rule {
         kind: EntityKind::Phone,
         regex: &PHONE_INTERNATIONAL,
+        needs: |c| c.digits >= 7,
         accept: accept_phone,
     },
     Rule {
         kind: EntityKind::Phone,
         regex: &PHONE_LOCAL,
+        needs: |c| c.digits >= 7,
         accept: accept_phone,
     },
     Rule {
         kind: EntityKind::Email,
         regex: &EMAIL,
+        needs: |c| c.at,
         accept: accept_email,
     },
     Rule {
         kind: EntityKind::Url,
         regex: &URL_WITH_SCHEME,
+        needs: |c| c.colon,
         accept: accept_url,
     },
     Rule {
         kind: EntityKind::Url,
         regex: &URL_WWW,
+        needs: |c| c.dot,
         accept: accept_url,
     },
     Rule {
         kind: EntityKind::Url,
         regex: &URL_BARE_DOMAIN,
+        needs: |c| c.dot,
         accept: accept_url,
     },
     Rule {
         kind: EntityKind::Address,
         regex: &ADDRESS_NUMBER_FIRST,
+        needs: |c| c.digits >= 1,
         accept: accept_number_first_address,
     },
     Rule {
         kind: EntityKind::Address,
         regex: &ADDRESS_NUMBER_AFTER,
+        needs: |c| c.digits >= 1,
         accept: accept_number_after_address,
     },
     Rule {
         kind: EntityKind::Date,
         regex: &DATE_NUMERIC,
+        needs: |c| c.digits >= 2,
         accept: accept_numeric_date,
     },
     Rule {
         kind: EntityKind::Date,
         regex: &DATE_WORDS,
+        needs: |_| true,
         accept: accept_word_date,
     },
     Rule {
         kind: EntityKind::Time,
         regex: &TIME,
+        needs: |c| c.digits >= 1 || c.noon,
         accept: accept_time,
     },
     Rule {
         kind: EntityKind::Money,
         regex: &MONEY,
+        needs: |c| c.digits >= 1,
         accept: accept_money,
     },
 ];
