@@ -142,6 +142,7 @@ const STOP: &[&str] = &[
     "corner",
     "part",
     "which",
+    "off",
     "has",
     "have",
     "had",
@@ -264,6 +265,15 @@ const TYPE_WORDS: &[(&str, Want)] = &[
     ("text", Want::Role(&[Role::Label, Role::Paragraph])),
     ("slider", Want::Role(&[Role::Slider])),
     ("menu", Want::Role(&[Role::MenuItem, Role::Menu])),
+    ("turn", Want::Role(&[Role::Switch, Role::CheckBox])),
+    ("enable", Want::Role(&[Role::Switch, Role::CheckBox])),
+    ("disable", Want::Role(&[Role::Switch, Role::CheckBox])),
+];
+
+/// Words after which an ordinal is part of a phrase, not a count.
+const NOT_COUNTED: &[&str] = &[
+    "person", "grader", "grade", "place", "time", "times", "half", "class", "party", "aid", "lady",
+    "hand", "name", "world", "sight", "love", "language", "edition",
 ];
 
 const ORDINALS: &[(&str, isize)] = &[
@@ -377,24 +387,11 @@ impl Query {
                 q.superlative = Some(s);
             }
             if let Some(&(_, n)) = ORDINALS.iter().find(|(o, _)| *o == w) {
-                // An ordinal counts things when what follows names them ("second link",
-                // "first more button", "the last one", "third from the right"), not in
-                // "first person narrative" or "seventh grader".
-                let counts = i + 1 == all.len()
-                    || all[i + 1..].iter().take(2).any(|x| {
-                        is_type_word(x)
-                            || matches!(
-                                x.as_str(),
-                                "one"
-                                    | "ones"
-                                    | "from"
-                                    | "item"
-                                    | "result"
-                                    | "option"
-                                    | "row"
-                                    | "entry"
-                            )
-                    });
+                // An ordinal counts things ("second link", "third trending story", "the
+                // last one"), except in set phrases ("first person", "seventh grader").
+                let counts = !all
+                    .get(i + 1)
+                    .is_some_and(|x| NOT_COUNTED.contains(&x.as_str()));
                 if counts {
                     q.ordinal = Some(n);
                     i += 1;
@@ -457,10 +454,6 @@ fn type_word(w: &str) -> Option<Want> {
         .iter()
         .find(|(t, _)| *t == w || w.strip_suffix('s') == Some(t))
         .map(|&(_, want)| want)
-}
-
-fn is_type_word(w: &str) -> bool {
-    type_word(w).is_some()
 }
 
 fn content(words: &[String]) -> Vec<String> {
@@ -663,6 +656,25 @@ fn synonyms(q: &str) -> impl Iterator<Item = &'static str> + '_ {
     })
 }
 
+/// Roles a request usually acts on.
+fn is_actionable(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Button
+            | Role::DefaultButton
+            | Role::Link
+            | Role::Switch
+            | Role::CheckBox
+            | Role::RadioButton
+            | Role::MenuItem
+            | Role::Tab
+            | Role::ListItem
+            | Role::TextInput
+            | Role::SearchInput
+            | Role::ComboBox
+    )
+}
+
 fn wants_match(want: Want, c: &Cand) -> bool {
     match want {
         Want::Entity(kind) => c.entity == Some(kind),
@@ -737,8 +749,16 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                     .fold(0.0, f64::max)
             })
             .collect();
-        for ((s, &t), b) in scores.iter_mut().zip(&typed).zip(boosts) {
-            *s = if t { *s + 0.5 + b } else { *s * 0.6 };
+        for (((s, &t), b), c) in scores.iter_mut().zip(&typed).zip(boosts).zip(cands) {
+            // Other candidates fade, except actionable best lexical matches: "reply to this
+            // email" means the Reply button, not the sender's address.
+            *s = if t {
+                *s + 0.5 + b
+            } else if *s >= 0.99 && is_actionable(c.role) {
+                *s
+            } else {
+                *s * 0.6
+            };
         }
     } else {
         for (s, &t) in scores.iter_mut().zip(&typed) {
@@ -793,6 +813,30 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             .collect();
         if pool.len() < 2 {
             pool = (0..n).filter(|&i| typed[i]).collect();
+        }
+        // "the third trending story": count among what surrounds the one match (ReALM
+        // Algorithm 1), the actionable ones if there are enough.
+        if pool.len() < 2 {
+            if let Some(m) = (0..n).find(|&i| scores[i] > 0.0 && scores[i] >= pool_min) {
+                let around: Vec<usize> =
+                    surrounding(request.screen, &request.parse.clusters, cands[m].element, n)
+                        .into_iter()
+                        .map(|(e, _)| e)
+                        .collect();
+                let members: Vec<usize> = (0..n)
+                    .filter(|&i| around.contains(&cands[i].element))
+                    .collect();
+                let actionable: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| is_actionable(cands[i].role))
+                    .collect();
+                pool = if actionable.len() >= k.unsigned_abs() {
+                    actionable
+                } else {
+                    members
+                };
+            }
         }
         if pool.len() < 2 {
             pool = (0..n).collect();

@@ -129,3 +129,37 @@ fn negation_and_superlatives_choose_between_entities() {
     "#;
     assert_eq!(pick(places, "", "take me to the closest one"), vec![1]);
 }
+
+#[test]
+fn a_named_button_beats_a_type_word() {
+    let mail = r#"
+        {"id": 0, "role": "push button", "text": "Reply", "bbox": [10, 10, 80, 40]},
+        {"id": 1, "role": "push button", "text": "Forward", "bbox": [90, 10, 180, 40]},
+        {"id": 2, "role": "label", "text": "From: grace@navy.mil", "bbox": [10, 60, 400, 80]}
+    "#;
+    assert_eq!(pick(mail, "", "reply to this email"), vec![0]);
+    assert_eq!(pick(mail, "", "copy the email address"), vec![2]);
+}
+
+#[test]
+fn turning_things_on_and_off_means_switches() {
+    let settings = r#"
+        {"id": 0, "role": "list item", "text": "Bluetooth", "bbox": [0, 100, 200, 130]},
+        {"id": 1, "role": "label", "text": "Bluetooth can be turned off to save power.", "bbox": [300, 100, 800, 130]},
+        {"id": 2, "role": "toggle button", "desc": "Bluetooth", "bbox": [900, 100, 960, 130]}
+    "#;
+    assert_eq!(pick(settings, "", "turn off bluetooth"), vec![2]);
+}
+
+#[test]
+fn ordinals_count_among_the_surroundings_of_a_match() {
+    let sidebar = r#"
+        {"id": 0, "role": "heading", "text": "Trending", "bbox": [700, 100, 900, 130]},
+        {"id": 1, "role": "link", "text": "Fans that never stop", "bbox": [700, 140, 900, 160]},
+        {"id": 2, "role": "link", "text": "Systemd timers", "bbox": [700, 170, 900, 190]},
+        {"id": 3, "role": "link", "text": "Flatpak vs Snap", "bbox": [700, 200, 900, 220]},
+        {"id": 4, "role": "link", "text": "Home", "bbox": [10, 10, 60, 30]},
+        {"id": 5, "role": "link", "text": "News", "bbox": [70, 10, 120, 30]}
+    "#;
+    assert_eq!(pick(sidebar, "", "open the third trending story"), vec![3]);
+}
