@@ -280,7 +280,7 @@ fn tag(out: &mut String, shown: &str, entities: &[(EntityKind, Range<usize>)], n
     out.push_str(&shown[at..]);
 }
 
-/// Collapses whitespace (TAB and NEWLINE are the parse's separators), defuses tag braces, and
+/// Collapses whitespace (TAB and NEWLINE are the parse's separators), defuses braces, and
 /// shortens to `max` characters. Returns the text and whether it was shortened.
 pub fn clean(text: &str, max: usize) -> (String, bool) {
     let mut out = String::with_capacity(text.len().min(max * 4));
@@ -306,9 +306,10 @@ pub fn clean(text: &str, max: usize) -> (String, bool) {
         out.push_str(word);
         chars += extra;
     }
-    // "{{" and "}}" in screen text would read like tags.
-    if out.contains("{{") || out.contains("}}") {
-        out = out.replace("{{", "{ {").replace("}}", "} }");
+    // Braces in screen text would read like (or run into) the `{{n. text}}` tags: they are
+    // shown as their fullwidth forms, which look the same to a reader.
+    if out.contains(['{', '}']) {
+        out = out.replace('{', "\u{ff5b}").replace('}', "\u{ff5d}");
     }
     (out, truncated)
 }
@@ -360,8 +361,43 @@ pub fn humanize_id(id: &str) -> String {
         words.extend(c.to_lowercase());
         prev = Some(c);
     }
-    words.trim().to_owned()
+    words
+        .split_whitespace()
+        .map(|w| {
+            ABBREVIATIONS
+                .iter()
+                .find(|(short, _)| *short == w)
+                .map_or(w, |(_, long)| long)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
+
+/// Abbreviations common in resource ids (`btn_redo`, `ivAvatar`, `tvTitle`), spelled out so
+/// that ids read like words to people and models.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("btn", "button"),
+    ("img", "image"),
+    ("iv", "image"),
+    ("ic", "icon"),
+    ("tv", "text"),
+    ("txt", "text"),
+    ("et", "edit"),
+    ("cb", "check box"),
+    ("fab", "floating button"),
+    ("nav", "navigation"),
+    ("prev", "previous"),
+    ("msg", "message"),
+    ("pic", "picture"),
+    ("pwd", "password"),
+    ("desc", "description"),
+    ("num", "number"),
+    ("tel", "phone"),
+    ("addr", "address"),
+    ("lbl", "label"),
+    ("ll", "layout"),
+    ("rv", "list"),
+];
 
 #[cfg(test)]
 mod tests;

@@ -351,38 +351,38 @@ fn toolbar_of_icons_without_text() {
     check(
         "icon_toolbar.json",
         expect![[r#"
-        {{6. sunset.png — Example Editor}}	{{25. [tool bar]}}
-        {{24. [push button: Open]}}	{{19. [push button: Save]}}	{{1. [separator]}}	{{4. [push button: undo button]}}	{{21. [push button: btn redo]}}	{{12. [separator]}}	{{5. [push button: Zoom in]}}	{{17. [push button: Zoom out]}}	{{23. [push button: crop button]}}	{{11. [push button: btn rotate left]}}	{{7. [push button]}}	{{2. [separator]}}	{{14. [push button: Play]}}	{{13. [push button: Pause]}}	{{3. [push button: search button]}}	{{18. [push button: Main Menu]}}	{{20. [push button: Close]}}
-        {{16. [panel]}}
-        {{10. [image: sunset.png]}}
-        {{15. [status bar]}}	{{8. sunset.png — 1920 × 1280 px — 100%}}	{{9. [push button: Previous Image]}}	{{22. [push button: Next Image]}}
-        --
-        1 -> 4 (element)
-        2 -> 13 (element)
-        3 -> 16 (element)
-        4 -> 5 (element)
-        5 -> 8 (element)
-        6 -> 0 (element)
-        7 -> 12 (element)
-        8 -> 22 (element)
-        9 -> 23 (element)
-        10 -> 20 (element)
-        11 -> 11 (element)
-        12 -> 7 (element)
-        13 -> 15 (element)
-        14 -> 14 (element)
-        15 -> 21 (element)
-        16 -> 19 (element)
-        17 -> 9 (element)
-        18 -> 17 (element)
-        19 -> 3 (element)
-        20 -> 18 (element)
-        21 -> 6 (element)
-        22 -> 24 (element)
-        23 -> 10 (element)
-        24 -> 2 (element)
-        25 -> 1 (element)
-    "#]],
+            {{6. sunset.png — Example Editor}}	{{25. [tool bar]}}
+            {{24. [push button: Open]}}	{{19. [push button: Save]}}	{{1. [separator]}}	{{4. [push button: undo button]}}	{{21. [push button: button redo]}}	{{12. [separator]}}	{{5. [push button: Zoom in]}}	{{17. [push button: Zoom out]}}	{{23. [push button: crop button]}}	{{11. [push button: button rotate left]}}	{{7. [push button]}}	{{2. [separator]}}	{{14. [push button: Play]}}	{{13. [push button: Pause]}}	{{3. [push button: search button]}}	{{18. [push button: Main Menu]}}	{{20. [push button: Close]}}
+            {{16. [panel]}}
+            {{10. [image: sunset.png]}}
+            {{15. [status bar]}}	{{8. sunset.png — 1920 × 1280 px — 100%}}	{{9. [push button: Previous Image]}}	{{22. [push button: Next Image]}}
+            --
+            1 -> 4 (element)
+            2 -> 13 (element)
+            3 -> 16 (element)
+            4 -> 5 (element)
+            5 -> 8 (element)
+            6 -> 0 (element)
+            7 -> 12 (element)
+            8 -> 22 (element)
+            9 -> 23 (element)
+            10 -> 20 (element)
+            11 -> 11 (element)
+            12 -> 7 (element)
+            13 -> 15 (element)
+            14 -> 14 (element)
+            15 -> 21 (element)
+            16 -> 19 (element)
+            17 -> 9 (element)
+            18 -> 17 (element)
+            19 -> 3 (element)
+            20 -> 18 (element)
+            21 -> 6 (element)
+            22 -> 24 (element)
+            23 -> 10 (element)
+            24 -> 2 (element)
+            25 -> 1 (element)
+        "#]],
     );
 }
 
@@ -506,7 +506,8 @@ fn stand_ins_and_resource_ids_read_as_words() {
         "crop button"
     );
     assert_eq!(humanize_id("buttonShowInfoIMDB"), "button show info imdb");
-    assert_eq!(humanize_id("btn_rotate_left"), "btn rotate left");
+    assert_eq!(humanize_id("btn_rotate_left"), "button rotate left");
+    assert_eq!(humanize_id("ivUserAvatar"), "image user avatar");
     assert_eq!(humanize_id("tab2Title"), "tab 2 title");
     let mut e = Element::new(1, "push button");
     assert_eq!(stand_in(&e, 50), "[push button]");
@@ -521,8 +522,9 @@ fn clean_collapses_whitespace_defuses_tags_and_shortens() {
     assert_eq!(clean(" a\tb\n\nc ", 10), ("a b c".to_owned(), false));
     assert_eq!(
         clean("{{1. fake}}", 20),
-        ("{ {1. fake} }".to_owned(), false)
+        ("\u{ff5b}\u{ff5b}1. fake\u{ff5d}\u{ff5d}".to_owned(), false)
     );
+    assert_eq!(clean("{£0", 20), ("\u{ff5b}£0".to_owned(), false));
     assert_eq!(
         clean("one two three four", 9),
         ("one two…".to_owned(), true)
