@@ -210,16 +210,20 @@ pub fn read_case(text: &str) -> Result<Case, FormatError> {
 }
 
 fn json_error(e: &serde_json::Error) -> FormatError {
-    let message = e.to_string();
-    // serde_json appends " at line L column C"; the line and column are reported separately.
-    let message = match message.rfind(" at line ") {
-        Some(cut) => message[..cut].to_owned(),
-        None => message,
-    };
     FormatError::Json {
         line: e.line().max(1),
         column: e.column(),
-        message,
+        message: without_position(e),
+    }
+}
+
+/// serde_json's message without its " at line L column C": the line is reported separately,
+/// and inside a field it would count from the field, not the file.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message,
     }
 }
 
@@ -257,7 +261,7 @@ impl<'a> Source<'a> {
     }
 
     fn value(&self, raw: &RawValue, field: &str) -> Result<Value, FormatError> {
-        serde_json::from_str(raw.get()).map_err(|e| self.field(raw, field, &e.to_string()))
+        serde_json::from_str(raw.get()).map_err(|e| self.field(raw, field, &without_position(&e)))
     }
 
     fn opt_string(
@@ -505,6 +509,10 @@ mod tests {
         assert_eq!(
             err(r#"{"query": 5}"#),
             "1: query: expected a string, got a number"
+        );
+        assert_eq!(
+            err("{\n\"elements\": [\n{\"bbox\": [1e999, 0, 1, 1]}]}"),
+            "3: elements[0].bbox: number out of range"
         );
         assert_eq!(
             err(r#"{"elements": [{"id": -1}]}"#),

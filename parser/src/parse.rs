@@ -280,13 +280,22 @@ fn tag(out: &mut String, shown: &str, entities: &[(EntityKind, Range<usize>)], n
     out.push_str(&shown[at..]);
 }
 
-/// Collapses whitespace (TAB and NEWLINE are the parse's separators), defuses braces, and
-/// shortens to `max` characters. Returns the text and whether it was shortened.
+/// Collapses whitespace (TAB and NEWLINE are the parse's separators), drops control and
+/// bidirectional-override characters, defuses braces, and shortens to `max` characters. Returns the text and whether it was shortened.
 pub fn clean(text: &str, max: usize) -> (String, bool) {
     let mut out = String::with_capacity(text.len().min(max * 4));
     let mut chars = 0;
     let mut truncated = false;
-    for word in text.split_whitespace() {
+    // Control characters and bidirectional overrides (which can make text read differently
+    // from what it holds) are dropped; other whitespace separates words.
+    let visible: String = text
+        .chars()
+        .filter(|&c| {
+            !(c.is_control() && !c.is_whitespace())
+                && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        })
+        .collect();
+    for word in visible.split_whitespace() {
         let extra = word.chars().count() + usize::from(chars > 0);
         if chars + extra > max {
             let room = max.saturating_sub(chars + usize::from(chars > 0) + 1);

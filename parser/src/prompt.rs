@@ -35,25 +35,7 @@ pub fn render(
     text.push('\n');
     let prefix_len = text.len();
 
-    text.push_str("Entities:\n0. None\n");
-    let first = parse.candidates.len() - parse.boxless.len() + 1;
-    for (k, &i) in parse.boxless.iter().enumerate() {
-        let e = &screen.elements[i];
-        text.push_str(&format!(
-            "{}. Type: {}",
-            first + k,
-            clean(&e.role_name, 40).0
-        ));
-        let name = &parse.shown[i];
-        if !name.is_empty() {
-            text.push_str(&format!(" | name: {name}"));
-        }
-        let description = clean(&e.description, max_text_chars).0;
-        if !description.is_empty() {
-            text.push_str(&format!(" | description: {description}"));
-        }
-        text.push('\n');
-    }
+    text.push_str(&entities(screen, parse, max_text_chars));
     if !context.is_empty() {
         text.push_str("Dialogue:\n");
         for turn in context {
@@ -68,4 +50,30 @@ pub fn render(
     ));
     text.push_str("Relevant entity:");
     Prompt { text, prefix_len }
+}
+
+/// The `Entities:` block: "0. None", then each element without a box with its prompt number.
+pub fn entities(screen: &Screen, parse: &ScreenParse, max_text_chars: usize) -> String {
+    let mut text = String::from("Entities:\n0. None\n");
+    let first = parse.candidates.len() - parse.boxless.len() + 1;
+    for (k, &i) in parse.boxless.iter().enumerate() {
+        let e = &screen.elements[i];
+        let kind = clean(&e.role_name, 40).0;
+        let kind = if kind.is_empty() {
+            "entity".to_owned()
+        } else {
+            kind
+        };
+        text.push_str(&format!("{}. Type: {kind}", first + k));
+        let name = &parse.shown[i];
+        if !name.is_empty() {
+            text.push_str(&format!(" | name: {name}"));
+        }
+        let description = clean(&e.description, max_text_chars).0;
+        if !description.is_empty() {
+            text.push_str(&format!(" | description: {description}"));
+        }
+        text.push('\n');
+    }
+    text
 }

@@ -4,6 +4,7 @@
 //! Exit status: 0 success, 1 user error (the message names the file, line and field), 2
 //! internal error. Results go to stdout, diagnostics and logs to stderr.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -114,6 +115,8 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`deixis parse ... | head`): not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.is::<UserError>() => {
             eprintln!("deixis: {e:#}");
             ExitCode::from(1)
@@ -148,7 +151,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Parse { screen, prompt } => {
             let path = screen.ok_or_else(|| user(no_live_capture("parse")))?;
             let (case, prepared) = read_and_prepare(&path, &settings)?;
-            println!("{}", prepared.parse.text);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", prepared.parse.text)?;
+            if !prepared.parse.boxless.is_empty() {
+                let entities = deixis_parser::prompt::entities(
+                    &prepared.screen,
+                    &prepared.parse,
+                    settings.parse.max_text_chars,
+                );
+                write!(out, "{entities}")?;
+            }
             if let Some(query) = prompt {
                 let p = deixis_parser::prompt::render(
                     &prepared.screen,
@@ -157,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &query,
                     settings.parse.max_text_chars,
                 );
-                println!("\n{}", p.text);
+                writeln!(out, "\n{}", p.text)?;
             }
             Ok(())
         }
@@ -178,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 query: &query,
             };
             let answer = resolver.resolve(&request);
-            print_answer(&prepared, &answer, max_results, json);
+            print_answer(&prepared, &answer, max_results, json)?;
             Ok(())
         }
         Command::Eval { json, files, .. } => {
@@ -200,10 +212,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     },
                 ));
             }
-            print_reports(&reports, resolver.name(), json);
+            print_reports(&reports, resolver.name(), json)?;
             Ok(())
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn no_live_capture(what: &str) -> anyhow::Error {
@@ -248,7 +268,13 @@ fn read_and_prepare(path: &Path, settings: &Settings) -> anyhow::Result<(Case, P
     Ok((case, prepared))
 }
 
-fn print_answer(p: &Prepared, answer: &deixis_daemon::resolve::Answer, max: usize, json: bool) {
+fn print_answer(
+    p: &Prepared,
+    answer: &deixis_daemon::resolve::Answer,
+    max: usize,
+    json: bool,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let rows: Vec<serde_json::Value> = answer
         .ranked
         .iter()
@@ -256,10 +282,11 @@ fn print_answer(p: &Prepared, answer: &deixis_daemon::resolve::Answer, max: usiz
         .filter_map(|r| {
             let c = p.parse.candidate(r.number)?;
             let e = &p.screen.elements[c.element];
-            let kind = c
-                .entity
-                .as_ref()
-                .map_or(e.role_name.as_str(), |(k, _)| k.name());
+            let kind = match (&c.entity, e.role_name.trim()) {
+                (Some((k, _)), _) => k.name(),
+                (None, "") => "element",
+                (None, role) => role,
+            };
             let bounds = e
                 .bounds
                 .map(|b| [b.x1, b.y1, b.width(), b.height()].map(|v| v.round() as i64));
@@ -276,34 +303,34 @@ fn print_answer(p: &Prepared, answer: &deixis_daemon::resolve::Answer, max: usiz
         })
         .collect();
     if json {
-        println!("{}", serde_json::json!({ "candidates": rows }));
-        return;
+        return writeln!(out, "{}", serde_json::json!({ "candidates": rows }));
     }
     if !answer.ranked.iter().any(|r| r.selected) {
-        println!("none of the candidates");
+        writeln!(out, "none of the candidates")?;
     }
-    println!(
+    writeln!(
+        out,
         "{:<4} {:>7}  {:<6} {:<16} text",
         "sel", "score", "id", "type"
-    );
+    )?;
     for row in &rows {
         let s = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
-        println!(
+        let selected = row["selected"].as_bool().unwrap_or(false);
+        writeln!(
+            out,
             "{:<4} {:>7.3}  {:<6} {:<16} {}",
-            if row["selected"].as_bool().unwrap_or(false) {
-                "*"
-            } else {
-                ""
-            },
+            if selected { "*" } else { "" },
             row["score"].as_f64().unwrap_or(0.0),
             s("id"),
             s("type"),
             s("text"),
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn print_reports(reports: &[FileReport], resolver: &str, json: bool) {
+fn print_reports(reports: &[FileReport], resolver: &str, json: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     if json {
         let files: Vec<serde_json::Value> = reports
             .iter()
@@ -314,24 +341,26 @@ fn print_reports(reports: &[FileReport], resolver: &str, json: bool) {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "resolver": resolver, "files": files })
-        );
-        return;
+        let report = serde_json::json!({ "resolver": resolver, "files": files });
+        return writeln!(out, "{report}");
     }
-    println!(
-        "{:<40} {:>6} {:>8} {:>7} {:>9} {:>8} {:>8}",
+    let width = reports
+        .iter()
+        .map(|r| r.path.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        out,
+        "{:<width$} {:>6} {:>8} {:>7} {:>9} {:>8} {:>8}",
         "file", "cases", "correct", "errors", "accuracy", "p50 ms", "p95 ms"
-    );
+    )?;
     for r in reports {
-        let name = Path::new(&r.path)
-            .file_name()
-            .map_or(r.path.clone(), |n| n.to_string_lossy().into_owned());
-        println!(
-            "{:<40} {:>6} {:>8} {:>7} {:>9.3} {:>8.3} {:>8.3}",
-            name, r.cases, r.correct, r.errors, r.accuracy, r.p50_ms, r.p95_ms
-        );
+        writeln!(
+            out,
+            "{:<width$} {:>6} {:>8} {:>7} {:>9.3} {:>8.3} {:>8.3}",
+            r.path, r.cases, r.correct, r.errors, r.accuracy, r.p50_ms, r.p95_ms
+        )?;
     }
-    println!("resolver: {resolver}");
+    writeln!(out, "resolver: {resolver}")
 }

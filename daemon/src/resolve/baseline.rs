@@ -335,6 +335,9 @@ struct Query {
     relation: Option<Option<Dir>>,
     wants: Vec<Want>,
     ordinal: Option<isize>,
+    /// "in the second row", "third column": a place in a grid of candidates.
+    row: Option<isize>,
+    column: Option<isize>,
     /// "from the right": the axis and end an ordinal counts from.
     ordinal_from: Option<Dir>,
     positions: Vec<Dir>,
@@ -393,7 +396,11 @@ impl Query {
                     .get(i + 1)
                     .is_some_and(|x| NOT_COUNTED.contains(&x.as_str()));
                 if counts {
-                    q.ordinal = Some(n);
+                    match next {
+                        Some("row" | "line") => q.row = Some(n),
+                        Some("column") => q.column = Some(n),
+                        _ => q.ordinal = Some(n),
+                    }
                     i += 1;
                     continue;
                 }
@@ -656,6 +663,15 @@ fn synonyms(q: &str) -> impl Iterator<Item = &'static str> + '_ {
     })
 }
 
+/// The `k`th item (from 1; -1 is the last).
+fn nth<T>(items: &[T], k: isize) -> Option<&T> {
+    if k < 0 {
+        items.last()
+    } else {
+        items.get((k as usize).checked_sub(1)?)
+    }
+}
+
 /// Roles a request usually acts on.
 fn is_actionable(role: Role) -> bool {
     matches!(
@@ -712,13 +728,10 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         .iter()
         .map(|c| q.wants.iter().any(|&w| wants_match(w, c)))
         .collect();
-    let typed_entities = cands
-        .iter()
-        .zip(&typed)
-        .any(|(c, &t)| t && c.entity.is_some());
-    if typed_entities {
-        // "the work number": a typed entity takes the words of its labels, the objects around
-        // it in its cluster (ReALM Algorithm 1), nearest and same-row neighbours counting most.
+    if typed.iter().any(|&t| t) {
+        // "the work number", "the checkbox of title": a candidate of the wanted type that does
+        // not name itself takes the words of its labels, the objects around it in its cluster
+        // (ReALM Algorithm 1), nearest and same-row neighbours counting most.
         let mut by_element: HashMap<usize, f64> = HashMap::new();
         for (c, s) in cands.iter().zip(&scores) {
             let e = by_element.entry(c.element).or_default();
@@ -726,11 +739,19 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         }
         let scale = request.screen.size.height * 0.02;
         let clusters = &request.parse.clusters;
+        // When a candidate of the wanted type is itself named ("the search button"), its
+        // neighbours take nothing.
+        let self_named = cands
+            .iter()
+            .zip(&typed)
+            .zip(&scores)
+            .any(|((c, &t), &own)| t && own >= 0.5 && c.entity.is_none());
         let boosts: Vec<f64> = cands
             .iter()
             .zip(&typed)
-            .map(|(c, &t)| {
-                if !t || c.entity.is_none() {
+            .zip(&scores)
+            .map(|((c, &t), &own)| {
+                if !t || own >= 0.5 || self_named {
                     return 0.0;
                 }
                 let Some(rect) = c.rect else { return 0.0 };
@@ -753,7 +774,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             // Other candidates fade, except actionable best lexical matches: "reply to this
             // email" means the Reply button, not the sender's address.
             *s = if t {
-                *s + 0.5 + b
+                *s + 0.5 + 0.8 * b
             } else if *s >= 0.99 && is_actionable(c.role) {
                 *s
             } else {
@@ -792,7 +813,9 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                 .filter_map(|(c, _)| c.rect.as_ref())
                 .collect();
             let scale = size.height.max(size.width) * 0.1;
-            for ((s, c), &a) in scores.iter_mut().zip(cands).zip(&anchor_scores) {
+            // "the button next to X": of the wanted type when there is one.
+            let any_typed = typed.iter().any(|&t| t);
+            for (((s, c), &a), &t) in scores.iter_mut().zip(cands).zip(&anchor_scores).zip(&typed) {
                 let Some(r) = c.rect else { continue };
                 let rel = anchors
                     .iter()
@@ -800,12 +823,45 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                     .fold(0.0, f64::max);
                 // The anchor itself is not the target.
                 let own = if a >= best * 0.999 { 0.0 } else { 1.0 };
-                *s = *s * 0.3 + 2.0 * rel * own;
+                let kind = if any_typed && !t { 0.5 } else { 1.0 };
+                *s = *s * 0.3 + 2.0 * rel * own * kind;
             }
         }
     }
 
-    if let Some(k) = q.ordinal {
+    if let Some(r) = q.row {
+        // A grid: rows are the parse's lines holding candidates of the wanted type (or
+        // actionable ones), top to bottom; the item is counted left to right in its row.
+        let of_type: Vec<usize> = (0..n).filter(|&i| typed[i]).collect();
+        let pool = if of_type.len() >= 2 {
+            of_type
+        } else {
+            (0..n)
+                .filter(|&i| is_actionable(cands[i].role) || cands[i].role == Role::Image)
+                .collect()
+        };
+        let mut lines: Vec<usize> = pool
+            .iter()
+            .map(|&i| cands[i].line)
+            .filter(|&l| l != usize::MAX)
+            .collect();
+        lines.sort_unstable();
+        lines.dedup();
+        if let Some(&line) = nth(&lines, r) {
+            let mut row: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|&i| cands[i].line == line)
+                .collect();
+            row.sort_by(|&a, &b| {
+                let x = |i: usize| cands[i].rect.map_or(0.0, |r| r.center().0);
+                x(a).total_cmp(&x(b))
+            });
+            if let Some(&i) = nth(&row, q.column.or(q.ordinal).unwrap_or(1)) {
+                scores[i] += 2.0;
+            }
+        }
+    } else if let Some(k) = q.ordinal {
         // The pool the ordinal counts in: candidates of the wanted type and words; else all.
         let pool_min = scores.iter().copied().fold(0.0, f64::max) * 0.5;
         let mut pool: Vec<usize> = (0..n)

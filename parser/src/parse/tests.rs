@@ -526,6 +526,10 @@ fn clean_collapses_whitespace_defuses_tags_and_shortens() {
     );
     assert_eq!(clean("{£0", 20), ("\u{ff5b}£0".to_owned(), false));
     assert_eq!(
+        clean("a\u{0}b\u{202e}c d\u{7}", 20),
+        ("abc d".to_owned(), false)
+    );
+    assert_eq!(
         clean("one two three four", 9),
         ("one two…".to_owned(), true)
     );

@@ -163,3 +163,29 @@ fn ordinals_count_among_the_surroundings_of_a_match() {
     "#;
     assert_eq!(pick(sidebar, "", "open the third trending story"), vec![3]);
 }
+
+#[test]
+fn rows_and_columns_of_a_grid() {
+    let grid = r#"
+        {"id": 0, "role": "image", "bbox": [0, 100, 90, 190]},
+        {"id": 1, "role": "image", "bbox": [100, 100, 190, 190]},
+        {"id": 2, "role": "image", "bbox": [200, 100, 290, 190]},
+        {"id": 3, "role": "image", "bbox": [0, 300, 90, 390]},
+        {"id": 4, "role": "image", "bbox": [100, 300, 190, 390]},
+        {"id": 5, "role": "image", "bbox": [200, 300, 290, 390]},
+        {"id": 6, "role": "label", "text": "Gallery", "bbox": [0, 10, 200, 40]}
+    "#;
+    assert_eq!(pick(grid, "", "the second image in the second row"), vec![4]);
+    assert_eq!(pick(grid, "", "select the icon in the first row third column"), vec![2]);
+    assert_eq!(pick(grid, "", "click on third image from second row"), vec![5]);
+}
+
+#[test]
+fn a_relation_prefers_the_wanted_type() {
+    let row = r#"
+        {"id": 0, "role": "label", "text": "Benjamin Franklin", "bbox": [100, 100, 300, 130]},
+        {"id": 1, "role": "label", "text": "Founding father", "bbox": [310, 100, 500, 130]},
+        {"id": 2, "role": "push button", "res_id": "follow", "bbox": [40, 100, 90, 130]}
+    "#;
+    assert_eq!(pick(row, "", "click on the button next to benjamin franklin"), vec![2]);
+}

@@ -1,0 +1,187 @@
+//! Support: the real `deixis` binary, built once per test run, run in a clean environment, and
+//! small readers for what it prints.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+
+/// The workspace root: where `cargo build` runs and relative screen paths start.
+pub fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// One of the example screens in `parser/testdata/screens/`, relative to the workspace root
+/// (so messages that echo the path are the same on every machine).
+pub fn screen(name: &str) -> PathBuf {
+    PathBuf::from(format!("parser/testdata/screens/{name}.json"))
+}
+
+/// The six example screens, by file stem.
+pub const EXAMPLE_SCREENS: [&str; 6] = [
+    "contact_card",
+    "icon_toolbar",
+    "open_email",
+    "search_results",
+    "settings_page",
+    "two_column",
+];
+
+/// A fixture under `tests/integration/data/`, as an absolute path.
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("integration/data")
+        .join(name)
+}
+
+/// The `deixis` binary, ready to run from the workspace root with no `DEIXIS_*` variables and
+/// `XDG_CONFIG_HOME` and `HOME` on an empty directory, so no developer config leaks in. A test
+/// that needs a config file sets `XDG_CONFIG_HOME` again on the returned command.
+pub fn deixis() -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .env("XDG_CONFIG_HOME", empty_config_home())
+        .env("HOME", empty_config_home());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("DEIXIS_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// Builds `deixis` (same profile as this test binary) the first time it is asked for.
+fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build_binary)
+}
+
+fn build_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from(env!("CARGO")));
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(workspace_root()).args([
+        "build",
+        "-p",
+        "deixis-daemon",
+        "--bin",
+        "deixis",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build deixis: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "building deixis failed ({}):\n{stderr}",
+        out.status
+    );
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "deixis")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!("cargo built deixis but named no executable for it:\n{stdout}\n{stderr}")
+        })
+}
+
+/// An empty directory for `XDG_CONFIG_HOME`/`HOME`. Tests never write to it (one that needs a
+/// config file makes its own), so test processes running side by side can share it.
+fn empty_config_home() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deixis-empty-config-home");
+        std::fs::create_dir_all(&dir).expect("create the empty config home");
+        let stray = std::fs::read_dir(&dir)
+            .expect("list the empty config home")
+            .next();
+        assert!(
+            stray.is_none(),
+            "{} must stay empty; delete it",
+            dir.display()
+        );
+        dir
+    })
+}
+
+/// What a finished `deixis` run left: its exit status and its output as text.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to the end and keeps what it printed.
+    pub fn of(cmd: &mut Command) -> Run {
+        let out = cmd.output().expect("start deixis");
+        Run {
+            status: out.status,
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Asserts the exit code (a signal has none, so a crash fails too), showing both streams.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.status.code(),
+            Some(expected),
+            "deixis exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `deixis ARGS` with the clean environment.
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Run::of(deixis().args(args))
+}
+
+/// The `{{n. text}}` tags of an onscreen parse, in order, as (prompt number, text).
+pub fn tags(parse: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut rest = parse;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let inner = &after[..end];
+        if let Some((number, text)) = inner.split_once(". ") {
+            if let Ok(n) = number.parse() {
+                found.push((n, text.to_owned()));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    found
+}
+
+/// A screen file as one JSONL line.
+pub fn as_jsonl_line(path: &Path) -> String {
+    let text = std::fs::read_to_string(workspace_root().join(path)).expect("read screen");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("screen is JSON");
+    value.to_string()
+}
+
+/// A screen file's `field` (for example `query`, `target_ids`), as JSON.
+pub fn screen_field(path: &Path, field: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(workspace_root().join(path)).expect("read screen");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("screen is JSON");
+    value[field].clone()
+}
