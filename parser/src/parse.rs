@@ -291,8 +291,9 @@ pub fn clean(text: &str, max: usize) -> (String, bool) {
     let visible: String = text
         .chars()
         .filter(|&c| {
-            !(c.is_control() && !c.is_whitespace())
-                && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+            let hidden = c.is_control() && !c.is_whitespace();
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+            !hidden && !bidi
         })
         .collect();
     for word in visible.split_whitespace() {

@@ -175,9 +175,18 @@ fn rows_and_columns_of_a_grid() {
         {"id": 5, "role": "image", "bbox": [200, 300, 290, 390]},
         {"id": 6, "role": "label", "text": "Gallery", "bbox": [0, 10, 200, 40]}
     "#;
-    assert_eq!(pick(grid, "", "the second image in the second row"), vec![4]);
-    assert_eq!(pick(grid, "", "select the icon in the first row third column"), vec![2]);
-    assert_eq!(pick(grid, "", "click on third image from second row"), vec![5]);
+    assert_eq!(
+        pick(grid, "", "the second image in the second row"),
+        vec![4]
+    );
+    assert_eq!(
+        pick(grid, "", "select the icon in the first row third column"),
+        vec![2]
+    );
+    assert_eq!(
+        pick(grid, "", "click on third image from second row"),
+        vec![5]
+    );
 }
 
 #[test]
@@ -187,5 +196,8 @@ fn a_relation_prefers_the_wanted_type() {
         {"id": 1, "role": "label", "text": "Founding father", "bbox": [310, 100, 500, 130]},
         {"id": 2, "role": "push button", "res_id": "follow", "bbox": [40, 100, 90, 130]}
     "#;
-    assert_eq!(pick(row, "", "click on the button next to benjamin franklin"), vec![2]);
+    assert_eq!(
+        pick(row, "", "click on the button next to benjamin franklin"),
+        vec![2]
+    );
 }
