@@ -1,11 +1,17 @@
-//! Cluster + parse of synthetic desktop-like screens of 200, 2,000 and 20,000 elements.
+//! Cluster + parse of synthetic desktop-like screens of 200, 2,000 and 20,000 elements, and
+//! DBSCAN alone with linfa-nn's linear search against the grid index.
 //!
 //! Screens: panels of rows, each row a label, a value with a phone number or date now and
 //! then, and an icon button; a container box per panel. Run with `cargo bench -p deixis-parser`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use deixis_parser::cluster::{BoxGap, GridSearch};
 use deixis_parser::element::{Element, Rect, Screen, ScreenSize};
-use deixis_parser::{parse, ParseConfig};
+use deixis_parser::{parse, ClusterConfig, ParseConfig};
+use linfa::traits::Transformer;
+use linfa_clustering::Dbscan;
+use linfa_nn::LinearSearch;
+use ndarray::Array2;
 
 /// A screen of `n` elements laid out as panels of rows, three panels across a 1920x1080
 /// screen; beyond the first screenful they continue below it, as a long scrolled page does.
@@ -80,5 +86,30 @@ fn cluster_and_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cluster_and_parse);
+/// DBSCAN alone over the same boxes: linfa-nn's linear search against our grid index.
+fn dbscan_index(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dbscan");
+    for n in [200usize, 2_000] {
+        let s = screen(n);
+        let mut records = Array2::<f64>::zeros((n, 4));
+        for (row, e) in s.elements.iter().enumerate() {
+            let r = e.bounds.expect("every bench element has a box");
+            records
+                .row_mut(row)
+                .assign(&ndarray::arr1(&[r.x1, r.y1, r.x2, r.y2]));
+        }
+        let eps = ClusterConfig::default().eps * s.size.height;
+        let linear = Dbscan::params_with(2, BoxGap, LinearSearch).tolerance(eps);
+        let grid = Dbscan::params_with(2, BoxGap, GridSearch).tolerance(eps);
+        group.bench_with_input(BenchmarkId::new("linear", n), &records, |b, r| {
+            b.iter(|| linear.transform(r).expect("valid params"))
+        });
+        group.bench_with_input(BenchmarkId::new("grid", n), &records, |b, r| {
+            b.iter(|| grid.transform(r).expect("valid params"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cluster_and_parse, dbscan_index);
 criterion_main!(benches);

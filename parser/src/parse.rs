@@ -8,6 +8,7 @@
 //! element is one tag. Prompt numbers are shuffled with a seed so a model cannot learn
 //! positions; elements without a box are numbered after the screen's.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use rand::seq::SliceRandom;
@@ -136,9 +137,10 @@ pub fn parse(screen: &Screen, config: &ParseConfig) -> (ScreenParse, Vec<Diagnos
     let slots = |elements: &[usize]| -> Vec<(usize, Option<usize>)> {
         elements
             .iter()
-            .flat_map(|&i| match entities[i].len() {
-                0 => vec![(i, None)],
-                k => (0..k).map(|j| (i, Some(j))).collect(),
+            .flat_map(|&i| {
+                let k = entities[i].len();
+                let whole = (k == 0).then_some((i, None));
+                whole.into_iter().chain((0..k).map(move |j| (i, Some(j))))
             })
             .collect()
     };
@@ -266,15 +268,16 @@ fn lines(screen: &Screen, boxed: &[usize], is_container: &[bool], margin: f64) -
 
 /// Appends an element's shown text with its candidates tagged.
 fn tag(out: &mut String, shown: &str, entities: &[(EntityKind, Range<usize>)], numbers: &[usize]) {
+    // Writing into a String cannot fail.
     if entities.is_empty() {
         let number = numbers.first().copied().unwrap_or(0);
-        out.push_str(&format!("{{{{{number}. {shown}}}}}"));
+        let _ = write!(out, "{{{{{number}. {shown}}}}}");
         return;
     }
     let mut at = 0;
     for ((_, span), number) in entities.iter().zip(numbers) {
-        out.push_str(&shown[at..span.start]);
-        out.push_str(&format!("{{{{{number}. {}}}}}", &shown[span.clone()]));
+        let (before, text) = (&shown[at..span.start], &shown[span.clone()]);
+        let _ = write!(out, "{before}{{{{{number}. {text}}}}}");
         at = span.end;
     }
     out.push_str(&shown[at..]);
