@@ -4,6 +4,7 @@
 //! Stages here: 5-6 resolution (`resolve`: the baseline now, the model later), 7 answer (the
 //! CLI's output; D-Bus and the store come with the daemon).
 
+pub mod capture;
 pub mod config;
 pub mod pipeline;
 pub mod resolve;

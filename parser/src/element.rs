@@ -110,6 +110,20 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name in the screen file format (AT-SPI's where it has one).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Focused => "focused",
+            State::Selected => "selected",
+            State::Checked => "checked",
+            State::Pressed => "pressed",
+            State::Expanded => "expanded",
+            State::Editable => "editable",
+            State::Disabled => "disabled",
+            State::Sensitive => "sensitive input",
+        }
+    }
+
     /// Reads an AT-SPI state name; `None` for states deixis does not use.
     pub fn from_name(name: &str) -> Option<State> {
         Some(

@@ -122,6 +122,76 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
+/// A case as a JSON object in the screen file format: what `read_case` reads back. Empty
+/// fields are left out; the box is `[x1, y1, x2, y2]` rounded to 1/100 pixel.
+pub fn case_to_json(case: &Case) -> Value {
+    let mut top = serde_json::Map::new();
+    top.insert("id".into(), case.id.clone().into());
+    if !case.source.is_empty() {
+        top.insert("source".into(), case.source.clone().into());
+    }
+    top.insert(
+        "screen".into(),
+        case.size.map_or(
+            Value::Null,
+            |s| serde_json::json!({"width": s.width, "height": s.height}),
+        ),
+    );
+    let elements = case.elements.iter().map(element_to_json).collect();
+    top.insert("elements".into(), Value::Array(elements));
+    let context = case
+        .context
+        .iter()
+        .map(|t| serde_json::json!({"speaker": t.speaker, "text": t.text}))
+        .collect();
+    top.insert("context".into(), Value::Array(context));
+    top.insert("query".into(), case.query.clone().into());
+    let targets = case.targets.iter().map(|t| Value::from(t.0)).collect();
+    top.insert("target_ids".into(), Value::Array(targets));
+    let scoring = match case.scoring {
+        Scoring::Any => "any",
+        Scoring::Set => "set",
+    };
+    top.insert("scoring".into(), scoring.into());
+    Value::Object(top)
+}
+
+fn element_to_json(e: &Element) -> Value {
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let mut o = serde_json::Map::new();
+    o.insert("id".into(), e.id.0.into());
+    let strings = [
+        ("role", &e.role_name),
+        ("cls", &e.class),
+        ("text", &e.text),
+        ("desc", &e.description),
+        ("res_id", &e.resource_id),
+        ("app", &e.app),
+        ("window", &e.window),
+    ];
+    for (key, value) in strings {
+        if !value.is_empty() || matches!(key, "role" | "text") {
+            o.insert(key.into(), value.as_str().into());
+        }
+    }
+    let bbox = e.bounds.map_or(Value::Null, |r| {
+        serde_json::json!([round(r.x1), round(r.y1), round(r.x2), round(r.y2)])
+    });
+    o.insert("bbox".into(), bbox);
+    o.insert(
+        "parent".into(),
+        e.parent.map_or(Value::Null, |p| p.0.into()),
+    );
+    if !e.states.is_empty() {
+        let states = e.states.iter().map(|s| Value::from(s.name())).collect();
+        o.insert("states".into(), Value::Array(states));
+    }
+    if e.origin == Origin::Background {
+        o.insert("kind".into(), "background".into());
+    }
+    Value::Object(o)
+}
+
 /// Reads a whole screen file (one JSON object, pretty-printed or not).
 pub fn read_screen_file(bytes: &[u8]) -> Result<Case, FormatError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -596,6 +666,21 @@ mod tests {
         assert_eq!((e.app.as_str(), e.window.as_str()), ("gedit", "Untitled"));
         assert_eq!(e.origin, Origin::Onscreen);
         assert_eq!(case.elements[1].origin, Origin::Background);
+    }
+
+    #[test]
+    fn written_cases_read_back_the_same() {
+        let text = r#"{"id": "w", "source": "atspi", "screen": {"width": 800, "height": 600},
+            "elements": [
+              {"id": 4, "role": "push button", "cls": "GtkButton", "text": "OK", "desc": "Confirm",
+               "res_id": "ok", "bbox": [1.5, 2, 30, 40], "parent": 9, "app": "gedit",
+               "window": "Untitled", "states": ["focused", "checked"]},
+              {"id": 9, "role": "alarm", "text": "7:00", "bbox": null, "kind": "background"}],
+            "context": [{"speaker": "agent", "text": "hi"}], "query": "ok",
+            "target_ids": [4], "scoring": "any"}"#;
+        let case = read_case(text).expect("case");
+        let again = read_case(&case_to_json(&case).to_string()).expect("written case");
+        assert_eq!(case, again);
     }
 
     #[test]

@@ -739,9 +739,15 @@ fn bad_environment_value_exits_1_naming_the_variable() {
 }
 
 #[test]
-fn parse_and_resolve_without_screen_exit_1_asking_for_it() {
+fn parse_and_resolve_without_screen_or_bus_exit_1_asking_for_it() {
+    // No session bus and no accessibility bus: nothing live to read.
     for args in [&["parse"][..], &["resolve", "q"]] {
-        let out = run(args).code(1);
+        let mut cmd = deixis();
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("AT_SPI_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", "/nonexistent")
+            .args(args);
+        let out = Run::of(&mut cmd).code(1);
         assert!(out.stderr.contains("--screen"), "{}", out.stderr);
         assert_eq!(out.stdout, "");
     }

@@ -2,4 +2,5 @@
 //! `deixis` binary, real files in temp dirs) and asserts what a user or script would see.
 
 mod cli;
+mod desktop;
 mod support;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use deixis_daemon::capture::{Accessibility, CaptureConfig, Snapshot};
 use deixis_daemon::config::{self, Resolver as ResolverChoice, Settings, Sources};
 use deixis_daemon::eval::{eval_file, FileReport};
 use deixis_daemon::pipeline::{parse_config, prepare, Prepared};
@@ -59,6 +60,16 @@ enum Command {
         max_results: usize,
         /// What the user said.
         query: String,
+    },
+    /// Read the screen from the accessibility bus, in the screen file format.
+    Capture {
+        /// Print the screen file (JSON) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Every showing window, not only the focused one (default: the config's
+        /// capture.all_windows).
+        #[arg(long)]
+        all_windows: bool,
     },
     /// Score a resolver on eval files (JSONL, one case a line).
     Eval {
@@ -149,8 +160,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = config::load(&sources).map_err(user)?;
     match cli.command {
         Command::Parse { screen, prompt } => {
-            let path = screen.ok_or_else(|| user(no_live_capture("parse")))?;
-            let (case, prepared) = read_and_prepare(&path, &settings)?;
+            let (case, prepared) = match screen {
+                Some(path) => read_and_prepare(&path, &settings)?,
+                None => {
+                    let (case, _) = capture(&settings, settings.capture.all_windows).context(
+                        "no live screen to parse (give --screen FILE for a screen file)",
+                    )?;
+                    let config = parse_config(&settings.parse, seed_from(&case.id));
+                    let prepared = prepare(case.size, case.elements.clone(), &config);
+                    (case, prepared)
+                }
+            };
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", prepared.parse.text)?;
             if !prepared.parse.boxless.is_empty() {
@@ -193,6 +213,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_answer(&prepared, &answer, max_results, json)?;
             Ok(())
         }
+        Command::Capture { json, all_windows } => {
+            let (case, snapshot) = capture(&settings, all_windows || settings.capture.all_windows)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let mut value = deixis_parser::format::case_to_json(&case);
+                if let Some(top) = value.as_object_mut() {
+                    top.insert("coordinates".into(), snapshot.coordinates.name().into());
+                    top.insert("diagnostics".into(), snapshot.diagnostics.clone().into());
+                }
+                writeln!(out, "{value}")?;
+            } else {
+                for e in &case.elements {
+                    let b = e.bounds.map_or(String::new(), |r| {
+                        format!("{:.0},{:.0} {:.0}x{:.0}", r.x1, r.y1, r.width(), r.height())
+                    });
+                    writeln!(
+                        out,
+                        "{:<5} {:<18} {:<22} {:?}  {}",
+                        e.id, e.role_name, b, e.text, e.app
+                    )?;
+                }
+            }
+            eprintln!(
+                "deixis: {} element(s) from {} node(s) in {} ms",
+                case.elements.len(),
+                snapshot.nodes,
+                snapshot.took.as_millis()
+            );
+            Ok(())
+        }
         Command::Eval { json, files, .. } => {
             let resolver = load_resolver(&settings)?;
             let mut reports = Vec::new();
@@ -227,10 +277,48 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn no_live_capture(what: &str) -> anyhow::Error {
-    anyhow!(
-        "{what} needs --screen FILE: this build has no live capture from the accessibility bus \
-         and no daemon client yet"
-    )
+    anyhow!("{what} needs --screen FILE: this build has no daemon client yet")
+}
+
+/// A live snapshot from the accessibility bus, as a screen file case. Diagnostics go to stderr.
+fn capture(settings: &Settings, all_windows: bool) -> anyhow::Result<(Case, Snapshot)> {
+    let config = CaptureConfig {
+        all_windows,
+        exclude_apps: settings.capture.exclude_apps.clone(),
+        enable_accessibility: settings.capture.enable_accessibility,
+        screen_reader_hint: settings.capture.screen_reader_hint,
+        ..CaptureConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let snapshot = runtime.block_on(async {
+        let bus = Accessibility::connect(&config).await.map_err(user)?;
+        let snapshot = bus.snapshot(&config).await;
+        // Put back what connecting changed, whatever the walk did.
+        let restored = bus.restore().await;
+        let snapshot = snapshot.context("cannot read the screen")?;
+        restored.context("cannot restore the accessibility settings")?;
+        anyhow::Ok(snapshot)
+    })?;
+    for d in &snapshot.diagnostics {
+        eprintln!("deixis: capture: {d}");
+    }
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let case = Case {
+        id: format!("capture-{millis}"),
+        source: "atspi".into(),
+        size: snapshot.size,
+        elements: snapshot.elements.clone(),
+        context: Vec::new(),
+        query: String::new(),
+        targets: Vec::new(),
+        scoring: deixis_parser::Scoring::Set,
+    };
+    Ok((case, snapshot))
 }
 
 /// `line` and the rest of a format error's message (`line: field: problem`).

@@ -1,0 +1,241 @@
+//! Desktop: `deixis capture` against a real headless accessible desktop (Xvfb, a private session
+//! bus, the AT-SPI bus and registry, real GTK 3 and Qt apps) started by `tests/desktop/`, with
+//! python3-pyatspi as the independent reference reader.
+//!
+//! Needs the Debian packages that `.ci/run` installs (xvfb, at-spi2-core, gtk-3-examples,
+//! featherpad, zenity, python3-pyatspi, xdotool, systemd for busctl).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{deixis, workspace_root, Run};
+
+/// A running desktop; stopped (every process it started) when dropped.
+struct Desktop {
+    state: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    /// Apps started after the desktop came up, reaped when it stops.
+    launched: Vec<std::process::Child>,
+}
+
+impl Desktop {
+    fn start(apps: &str) -> Desktop {
+        let state = tempfile::tempdir().expect("desktop state dir");
+        let out = Command::new(script("desktop-up.sh"))
+            .env("ATSPI_STATE", state.path())
+            .env("APPS", apps)
+            .env("READY_TIMEOUT", "60")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tests/desktop/desktop-up.sh: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let desktop = Desktop {
+            env: String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            state,
+            launched: Vec::new(),
+        };
+        assert!(
+            out.status.success(),
+            "the test desktop did not come up (are the packages .ci/run installs present?)\n{stderr}"
+        );
+        desktop
+    }
+
+    /// A command with this desktop's display and buses, and its apps' accessibility switches.
+    fn command(&self, mut cmd: Command) -> Command {
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("NO_AT_BRIDGE", "0")
+            .env("GTK_A11Y", "atspi")
+            .env("QT_LINUX_ACCESSIBILITY_ALWAYS_ON", "1")
+            .env("QT_ACCESSIBILITY", "1")
+            .env("HOME", self.state.path().join("home"));
+        cmd
+    }
+
+    /// Starts another app on this desktop; desktop-down stops it with the rest.
+    fn launch(&mut self, program: &str, args: &[&str]) {
+        let mut cmd = self.command(Command::new("setsid"));
+        let child = cmd
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let pids = self.state.path().join("pids");
+        let mut list = std::fs::read_to_string(&pids).unwrap_or_default();
+        list.push_str(&format!("{} {program}\n", child.id()));
+        std::fs::write(&pids, list).expect("record pid");
+        self.launched.push(child);
+    }
+
+    fn capture_json(&self) -> (Run, serde_json::Value) {
+        let mut cmd = self.command(deixis());
+        cmd.args(["capture", "--json", "--all-windows"]);
+        let run = Run::of(&mut cmd).code(0);
+        let value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("capture is not JSON ({e}):\n{}", run.stdout));
+        (run, value)
+    }
+
+    fn python(&self, args: &[&str]) -> std::process::Output {
+        // The system python: python3-pyatspi is a Debian package.
+        self.command(Command::new("/usr/bin/python3"))
+            .args(args)
+            .output()
+            .expect("run /usr/bin/python3")
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let _ = Command::new(script("desktop-down.sh"))
+            .env("ATSPI_STATE", self.state.path())
+            .stderr(Stdio::null())
+            .status();
+        for mut child in self.launched.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    workspace_root().join("tests/desktop").join(name)
+}
+
+/// Waits until `f` holds, up to `limit`.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn capture_agrees_with_pyatspi_on_gtk3_and_qt() {
+    let desktop = Desktop::start("gtk3-widget-factory featherpad");
+    let (run, capture) = desktop.capture_json();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("capture.json");
+    std::fs::write(&file, &run.stdout).expect("write capture");
+    let out = desktop.python(&[
+        &script("compare.py").to_string_lossy(),
+        &file.to_string_lossy(),
+        "gtk3-widget-factory",
+        "FeatherPad",
+    ]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both apps were compared, and on more than a handful of nodes each.
+    let apps: Vec<serde_json::Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("compare.py prints JSON lines"))
+        .collect();
+    assert_eq!(apps.len(), 2, "{report}");
+    for app in &apps {
+        assert!(app["reference"].as_u64().unwrap_or(0) >= 15, "{app}");
+        assert_eq!(app["reference"], app["matched"], "{app}");
+    }
+    // The capture reads back as a screen file with the boxes in screen coordinates.
+    assert_eq!(capture["coordinates"], "screen");
+    assert!(capture["screen"]["width"].as_f64().unwrap_or(0.0) >= 1024.0);
+}
+
+#[test]
+fn password_text_never_leaves_capture() {
+    let mut desktop = Desktop::start("gtk3-widget-factory");
+    desktop.launch("zenity", &["--password", "--title=Vault"]);
+    // Type the secret into the password entry, and check (with pyatspi) that it is there.
+    let typed = eventually(Duration::from_secs(20), || {
+        let mut xdotool = desktop.command(Command::new("xdotool"));
+        xdotool.args([
+            "search",
+            "--sync",
+            "--name",
+            "Vault",
+            "windowfocus",
+            "--sync",
+            "type",
+            "hunter2",
+        ]);
+        let ok = xdotool.status().is_ok_and(|s| s.success());
+        let count = desktop.python(&[
+            "-c",
+            "import pyatspi\n\
+             n = -1\n\
+             for app in pyatspi.Registry.getDesktop(0):\n\
+             \x20   if app is None or app.name != 'zenity': continue\n\
+             \x20   m = pyatspi.findDescendant(app, lambda a: a.getRole() == pyatspi.ROLE_PASSWORD_TEXT)\n\
+             \x20   if m is not None: n = m.queryText().characterCount\n\
+             print(n)",
+        ]);
+        ok && String::from_utf8_lossy(&count.stdout)
+            .trim()
+            .parse::<i64>()
+            .unwrap_or(-1)
+            >= 7
+    });
+    assert!(typed, "the secret never reached the password entry");
+
+    let mut cmd = desktop.command(deixis());
+    cmd.env("DEIXIS_LOG", "trace")
+        .env("DEIXIS_LOG_CONTENT", "true")
+        .args(["capture", "--json", "--all-windows"]);
+    let run = Run::of(&mut cmd).code(0);
+    assert!(!run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"));
+    let capture: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let entry = capture["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .find(|e| e["role"] == "password text")
+        .unwrap_or_else(|| panic!("no password entry in the capture:\n{}", run.stdout));
+    assert_eq!(entry["text"], "", "{entry}");
+    assert!(
+        entry["states"].to_string().contains("sensitive input"),
+        "{entry}"
+    );
+
+    // Nor does the parse of the live screen show it.
+    let mut parse = desktop.command(deixis());
+    parse.args(["parse"]);
+    let run = Run::of(&mut parse).code(0);
+    assert!(run.stdout.contains("[password text"), "{}", run.stdout);
+    assert!(!run.stdout.contains("hunter2"));
+}
+
+#[test]
+fn capture_without_an_accessibility_bus_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = deixis();
+    cmd.env(
+        "AT_SPI_BUS_ADDRESS",
+        format!("unix:path={}", dir.path().join("nothing").display()),
+    )
+    .env_remove("DBUS_SESSION_BUS_ADDRESS")
+    .args(["capture"]);
+    let run = Run::of(&mut cmd).code(1);
+    assert!(
+        run.stderr.contains("cannot reach the accessibility bus"),
+        "{}",
+        run.stderr
+    );
+}
