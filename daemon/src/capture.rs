@@ -8,25 +8,30 @@
 //! in one batch of concurrent calls and siblings walked concurrently, within bounds on depth,
 //! nodes and time; what was cut is said in the snapshot's diagnostics.
 //!
-//! Privacy: the text of password fields is never requested; excluded apps are never walked; no
-//! pixels are read here.
+//! [`Accessibility::live`] keeps a [`live::LiveScreen`]: the same tree kept current from events,
+//! so "what is on screen now" is answered from memory.
+//!
+//! `org.a11y.atspi.Cache.GetItems` is not used: it misses the children of manages-descendants
+//! containers, keeps stale objects and returns nothing for Qt5; the concurrent walk is exact.
+//!
+//! Privacy: the text of password fields is never requested; excluded apps and windows are never
+//! walked; no pixels are read here.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use atspi::proxy::accessible::AccessibleProxy;
 use atspi::proxy::bus::{BusProxy, StatusProxy};
-use atspi::proxy::component::ComponentProxy;
-use atspi::proxy::text::TextProxy;
-use atspi::{
-    CoordType, Interface, InterfaceSet, ObjectRefOwned, Role as AtspiRole, State as AtspiState,
-    StateSet,
-};
-use deixis_parser::{Element, Origin, Rect, ScreenSize, State};
-use futures_util::future::{join_all, BoxFuture, FutureExt};
-use zbus::proxy::CacheProperties;
+use atspi::AccessibilityConnection;
+use deixis_parser::{Element, ScreenSize};
+use futures_util::future::join_all;
 use zbus::Connection;
+
+pub mod live;
+mod tree;
+
+use tree::{Reader, Tree};
 
 /// What a snapshot reads and its bounds.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,11 +40,13 @@ pub struct CaptureConfig {
     pub all_windows: bool,
     /// App names never walked (case-insensitive).
     pub exclude_apps: Vec<String>,
+    /// Windows whose title contains one of these (case-insensitive) are never walked.
+    pub exclude_windows: Vec<String>,
     pub enable_accessibility: bool,
     pub screen_reader_hint: bool,
     /// Nodes deeper than this below a window are cut.
     pub max_depth: usize,
-    /// At most this many nodes per snapshot.
+    /// At most this many nodes per walk.
     pub max_nodes: usize,
     /// A walk stops starting new nodes after this long.
     pub max_time: Duration,
@@ -52,6 +59,7 @@ impl Default for CaptureConfig {
         CaptureConfig {
             all_windows: false,
             exclude_apps: Vec::new(),
+            exclude_windows: Vec::new(),
             enable_accessibility: true,
             screen_reader_hint: false,
             max_depth: 64,
@@ -70,10 +78,14 @@ pub enum CaptureError {
     NoA11yBus {
         address: String,
         #[source]
-        source: zbus::Error,
+        source: atspi::AtspiError,
     },
     #[error("a call on the accessibility bus failed")]
     Bus(#[from] zbus::Error),
+    #[error("cannot listen to accessibility events")]
+    Events(#[source] atspi::AtspiError),
+    #[error("the live screen has stopped")]
+    Stopped,
 }
 
 /// How a snapshot's boxes are measured.
@@ -92,6 +104,18 @@ impl Coordinates {
             Coordinates::Window => "window",
         }
     }
+
+    /// Window-relative on a Wayland session, screen coordinates otherwise.
+    pub fn of_session() -> Coordinates {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let wayland = var("XDG_SESSION_TYPE").is_some_and(|t| t == "wayland")
+            || (var("WAYLAND_DISPLAY").is_some() && var("DISPLAY").is_none());
+        if wayland {
+            Coordinates::Window
+        } else {
+            Coordinates::Screen
+        }
+    }
 }
 
 /// What was on the screen, as elements of the screen model.
@@ -102,18 +126,40 @@ pub struct Snapshot {
     pub coordinates: Coordinates,
     /// What was cut, skipped or guessed, for the user (never screen text).
     pub diagnostics: Vec<String>,
-    /// Nodes read (showing or not).
+    /// Nodes read (showing or not) to make it.
     pub nodes: usize,
     pub took: Duration,
+}
+
+/// Where the buses are; `None` means "find it the usual way".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BusAddresses {
+    /// The session bus (default: `DBUS_SESSION_BUS_ADDRESS`).
+    pub session: Option<String>,
+    /// The accessibility bus (default: `AT_SPI_BUS_ADDRESS`, else asked of the session bus).
+    pub a11y: Option<String>,
+}
+
+impl BusAddresses {
+    /// From `AT_SPI_BUS_ADDRESS` and the session bus of this process.
+    pub fn from_env() -> BusAddresses {
+        BusAddresses {
+            session: None,
+            a11y: std::env::var("AT_SPI_BUS_ADDRESS")
+                .ok()
+                .filter(|a| !a.is_empty()),
+        }
+    }
 }
 
 /// A connection to the accessibility bus, with what it changed on the session bus.
 #[derive(Debug)]
 pub struct Accessibility {
-    a11y: Connection,
+    a11y: AccessibilityConnection,
     session: Option<Connection>,
     /// Status flags this connection turned on, to turn off again.
     turned_on: Vec<Flag>,
+    coordinates: Coordinates,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,19 +170,32 @@ enum Flag {
 
 impl Accessibility {
     pub async fn connect(config: &CaptureConfig) -> Result<Accessibility, CaptureError> {
-        let session = Connection::session().await;
-        let from_env = std::env::var("AT_SPI_BUS_ADDRESS")
-            .ok()
-            .filter(|a| !a.is_empty());
-        let address = match (&from_env, &session) {
+        Self::connect_to(&BusAddresses::from_env(), config).await
+    }
+
+    pub async fn connect_to(
+        addresses: &BusAddresses,
+        config: &CaptureConfig,
+    ) -> Result<Accessibility, CaptureError> {
+        let session = match &addresses.session {
+            Some(a) => {
+                async {
+                    zbus::connection::Builder::address(a.as_str())?
+                        .build()
+                        .await
+                }
+                .await
+            }
+            None => Connection::session().await,
+        };
+        let address = match (&addresses.a11y, &session) {
             (Some(a), _) => a.clone(),
             (None, Ok(s)) => BusProxy::new(s).await?.get_address().await?,
             (None, Err(e)) => return Err(CaptureError::NoSessionBus(e.clone())),
         };
         let a11y = async {
-            zbus::connection::Builder::address(address.as_str())?
-                .build()
-                .await
+            let parsed = address.parse().map_err(atspi::AtspiError::from)?;
+            AccessibilityConnection::from_address(parsed).await
         }
         .await
         .map_err(|source| CaptureError::NoA11yBus {
@@ -147,6 +206,7 @@ impl Accessibility {
             a11y,
             session: session.ok(),
             turned_on: Vec::new(),
+            coordinates: Coordinates::of_session(),
         };
         if let Some(session) = &this.session {
             let status = StatusProxy::new(session).await?;
@@ -162,8 +222,8 @@ impl Accessibility {
                     Flag::IsEnabled => status.is_enabled().await,
                     Flag::ScreenReaderEnabled => status.screen_reader_enabled().await,
                 };
-                // A bus without org.a11y.Status (the variable was set by hand) has nothing to
-                // turn on.
+                // A session bus without org.a11y.Status (an accessibility bus given by hand)
+                // has nothing to turn on.
                 if let Ok(false) = on {
                     match flag {
                         Flag::IsEnabled => status.set_is_enabled(true).await?,
@@ -191,425 +251,113 @@ impl Accessibility {
         Ok(())
     }
 
-    /// Reads the focused window (or every showing window) into a snapshot.
+    fn conn(&self) -> &Connection {
+        self.a11y.connection()
+    }
+
+    /// Reads the focused window (or every showing window) into a snapshot, walking the bus.
     pub async fn snapshot(&self, config: &CaptureConfig) -> Result<Snapshot, CaptureError> {
         let start = Instant::now();
-        let walk = Walk {
-            conn: &self.a11y,
-            config,
-            deadline: start + config.max_time,
-            nodes: AtomicUsize::new(0),
-            cut: Mutex::new(Cut::default()),
-        };
-        let mut diagnostics = Vec::new();
-        let coordinates = if is_wayland() {
-            diagnostics.push(
-                "Wayland session: boxes are relative to each window (clients get no global \
-                 positions)"
-                    .to_owned(),
-            );
-            Coordinates::Window
-        } else {
-            Coordinates::Screen
-        };
-
-        let desktop = accessible(
-            &self.a11y,
-            "org.a11y.atspi.Registry",
-            "/org/a11y/atspi/accessible/root",
-        )
-        .await?;
-        let size = match component(
-            &self.a11y,
-            "org.a11y.atspi.Registry",
-            "/org/a11y/atspi/accessible/root",
-        )
-        .await
-        {
-            Ok(c) => c.get_extents(CoordType::Screen).await.ok(),
-            Err(_) => None,
-        }
-        .filter(|&(_, _, w, h)| w > 0 && h > 0)
-        .map(|(_, _, w, h)| ScreenSize {
-            width: f64::from(w),
-            height: f64::from(h),
-        });
-
-        // Apps and their windows, read concurrently.
-        let apps = desktop.get_children().await?;
-        let apps = join_all(apps.into_iter().map(|app| walk.app(app))).await;
-        let mut windows: Vec<Window> = Vec::new();
-        let mut excluded = 0;
-        for app in apps.into_iter().flatten() {
-            if config
-                .exclude_apps
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(&app.name))
-            {
-                excluded += 1;
-                continue;
-            }
-            windows.extend(app.windows);
-        }
-        if excluded > 0 {
-            diagnostics.push(format!("{excluded} app(s) on the exclusion list not read"));
-        }
-        let showing: Vec<Window> = windows
-            .into_iter()
-            .filter(|w| w.states.contains(AtspiState::Showing))
-            .collect();
-        let chosen: Vec<Window> = if config.all_windows {
-            showing
-        } else {
-            let active: Vec<&Window> = showing
-                .iter()
-                .filter(|w| w.states.contains(AtspiState::Active))
-                .collect();
-            match active.as_slice() {
-                [one] => vec![(*one).clone()],
-                _ => {
-                    diagnostics.push(format!(
-                        "no single active window ({} active); reading all {} showing windows",
-                        active.len(),
-                        showing.len()
-                    ));
-                    showing
-                }
-            }
-        };
-
-        let trees = join_all(chosen.iter().map(|w| walk.node(w.object.clone(), 0))).await;
-        let mut elements = Vec::new();
-        for (window, tree) in chosen.iter().zip(trees) {
-            if let Some(tree) = tree {
-                flatten(&tree, window, None, coordinates, &mut elements);
-            }
-        }
-        let cut = walk.cut.into_inner().unwrap_or_else(|e| e.into_inner());
-        if cut.depth > 0 {
-            diagnostics.push(format!(
-                "{} node(s) deeper than {} not read",
-                cut.depth, config.max_depth
-            ));
-        }
-        if cut.nodes > 0 {
-            diagnostics.push(format!(
-                "{} node(s) beyond the limit of {} not read",
-                cut.nodes, config.max_nodes
-            ));
-        }
-        if cut.time > 0 {
-            diagnostics.push(format!(
-                "{} node(s) not read: the walk took longer than {} ms",
-                cut.time,
-                config.max_time.as_millis()
-            ));
-        }
-        if cut.failed > 0 {
-            diagnostics.push(format!(
-                "{} node(s) went away or did not answer",
-                cut.failed
-            ));
+        let (mut tree, reader_cut, nodes) = self.walk(config).await?;
+        let size = self.screen_size().await;
+        let (windows, mut diagnostics) = tree.choose_windows(config);
+        let elements = tree.elements(&windows);
+        diagnostics.extend(cut_diagnostics(reader_cut, config));
+        if self.coordinates == Coordinates::Window {
+            diagnostics.push(WAYLAND.to_owned());
         }
         Ok(Snapshot {
             size,
             elements,
-            coordinates,
+            coordinates: self.coordinates,
             diagnostics,
-            nodes: walk.nodes.load(Ordering::Relaxed),
+            nodes,
             took: start.elapsed(),
         })
     }
-}
 
-/// Whether this is a Wayland session, where clients have no global coordinates.
-fn is_wayland() -> bool {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    var("XDG_SESSION_TYPE").is_some_and(|t| t == "wayland")
-        || (var("WAYLAND_DISPLAY").is_some() && var("DISPLAY").is_none())
-}
-
-async fn accessible<'a>(
-    conn: &Connection,
-    name: &'a str,
-    path: &'a str,
-) -> zbus::Result<AccessibleProxy<'a>> {
-    AccessibleProxy::builder(conn)
-        .destination(name)?
-        .path(path)?
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await
-}
-
-async fn component<'a>(
-    conn: &Connection,
-    name: &'a str,
-    path: &'a str,
-) -> zbus::Result<ComponentProxy<'a>> {
-    ComponentProxy::builder(conn)
-        .destination(name)?
-        .path(path)?
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await
-}
-
-async fn text<'a>(conn: &Connection, name: &'a str, path: &'a str) -> zbus::Result<TextProxy<'a>> {
-    TextProxy::builder(conn)
-        .destination(name)?
-        .path(path)?
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await
-}
-
-/// Nodes left out, by reason.
-#[derive(Debug, Default)]
-struct Cut {
-    depth: usize,
-    nodes: usize,
-    time: usize,
-    failed: usize,
-}
-
-/// One walk's shared state.
-struct Walk<'a> {
-    conn: &'a Connection,
-    config: &'a CaptureConfig,
-    deadline: Instant,
-    nodes: AtomicUsize,
-    cut: Mutex<Cut>,
-}
-
-#[derive(Debug, Clone)]
-struct App {
-    name: String,
-    windows: Vec<Window>,
-}
-
-#[derive(Debug, Clone)]
-struct Window {
-    object: ObjectRefOwned,
-    title: String,
-    app: String,
-    states: StateSet,
-}
-
-/// One node as read, with its children.
-#[derive(Debug)]
-struct Node {
-    role: AtspiRole,
-    name: String,
-    description: String,
-    states: StateSet,
-    extents: Option<(i32, i32, i32, i32)>,
-    text: String,
-    children: Vec<Node>,
-}
-
-impl Walk<'_> {
-    fn count(&self, f: impl FnOnce(&mut Cut)) {
-        f(&mut self.cut.lock().unwrap_or_else(|e| e.into_inner()));
+    /// Walks every app's windows into a new tree.
+    async fn walk(&self, config: &CaptureConfig) -> Result<(Tree, tree::Cut, usize), CaptureError> {
+        let reader = self.reader(config);
+        let mut tree = Tree::default();
+        tree.apps = reader.apps().await?;
+        let excluded = |name: &str| {
+            config
+                .exclude_apps
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(name))
+        };
+        let nodes = Mutex::new(HashMap::new());
+        let windows = tree
+            .apps
+            .iter()
+            .filter(|a| !excluded(&a.name))
+            .flat_map(|a| a.windows.iter().cloned());
+        join_all(windows.map(|w| reader.walk(w, 0, &nodes))).await;
+        tree.nodes = nodes.into_inner().unwrap_or_else(|e| e.into_inner());
+        let read = tree.nodes.len();
+        Ok((tree, reader.cut(), read))
     }
 
-    /// An app's name and its windows' names and states.
-    async fn app(&self, app: ObjectRefOwned) -> Option<App> {
-        let (name, path) = (app.name_as_str()?, app.path_as_str());
-        let proxy = accessible(self.conn, name, path).await.ok()?;
-        let (app_name, children) = tokio::join!(proxy.name(), proxy.get_children());
-        let app_name = app_name.unwrap_or_default();
-        let windows = join_all(children.unwrap_or_default().into_iter().map(|w| {
-            let app_name = app_name.clone();
-            async move {
-                let proxy = accessible(self.conn, w.name_as_str()?, w.path_as_str())
-                    .await
-                    .ok()?;
-                let (title, states) = tokio::join!(proxy.name(), proxy.get_state());
-                Some(Window {
-                    object: w.clone(),
-                    title: title.unwrap_or_default(),
-                    app: app_name,
-                    states: states.ok()?,
-                })
-            }
-        }))
-        .await;
-        Some(App {
-            name: app_name,
-            windows: windows.into_iter().flatten().collect(),
+    fn reader<'a>(&'a self, config: &'a CaptureConfig) -> Reader<'a> {
+        Reader {
+            conn: self.conn(),
+            config,
+            coordinates: self.coordinates,
+            deadline: Instant::now() + config.max_time,
+            read: AtomicUsize::new(0),
+            cut: Mutex::new(tree::Cut::default()),
+        }
+    }
+
+    /// The desktop's size, from the registry's root object.
+    async fn screen_size(&self) -> Option<ScreenSize> {
+        let desktop =
+            atspi::ObjectRefOwned::from_static_str_unchecked(tree::REGISTRY, tree::ROOT_PATH);
+        let (_, _, w, h) = self
+            .reader(&CaptureConfig::default())
+            .extents(
+                &desktop,
+                atspi::InterfaceSet::new(atspi::Interface::Component),
+            )
+            .await
+            .filter(|&(_, _, w, h)| w > 0 && h > 0)?;
+        Some(ScreenSize {
+            width: f64::from(w),
+            height: f64::from(h),
         })
     }
-
-    /// Reads a node and, concurrently, its children.
-    fn node(&self, object: ObjectRefOwned, depth: usize) -> BoxFuture<'_, Option<Node>> {
-        async move {
-            if depth > self.config.max_depth {
-                self.count(|c| c.depth += 1);
-                return None;
-            }
-            if Instant::now() > self.deadline {
-                self.count(|c| c.time += 1);
-                return None;
-            }
-            if self.nodes.fetch_add(1, Ordering::Relaxed) >= self.config.max_nodes {
-                self.count(|c| c.nodes += 1);
-                return None;
-            }
-            let Some(name) = object.name_as_str() else {
-                self.count(|c| c.failed += 1);
-                return None;
-            };
-            let path = object.path_as_str();
-            let read = async {
-                let p = accessible(self.conn, name, path).await?;
-                let (role, label, description, states, interfaces, children) = tokio::join!(
-                    p.get_role(),
-                    p.name(),
-                    p.description(),
-                    p.get_state(),
-                    p.get_interfaces(),
-                    p.get_children()
-                );
-                Ok::<_, zbus::Error>((
-                    role?,
-                    label?,
-                    description.unwrap_or_default(),
-                    states?,
-                    interfaces.unwrap_or_default(),
-                    children.unwrap_or_default(),
-                ))
-            };
-            let (role, label, description, states, interfaces, children) = match read.await {
-                Ok(read) => read,
-                Err(_) => {
-                    self.count(|c| c.failed += 1);
-                    return None;
-                }
-            };
-            let (extents, text) = tokio::join!(
-                self.extents(name, path, interfaces),
-                self.text(name, path, role, interfaces)
-            );
-            let children = join_all(children.into_iter().map(|c| self.node(c, depth + 1))).await;
-            Some(Node {
-                role,
-                name: label,
-                description,
-                states,
-                extents,
-                text,
-                children: children.into_iter().flatten().collect(),
-            })
-        }
-        .boxed()
-    }
-
-    async fn extents(
-        &self,
-        name: &str,
-        path: &str,
-        interfaces: InterfaceSet,
-    ) -> Option<(i32, i32, i32, i32)> {
-        if !interfaces.contains(Interface::Component) {
-            return None;
-        }
-        let kind = if is_wayland() {
-            CoordType::Window
-        } else {
-            CoordType::Screen
-        };
-        component(self.conn, name, path)
-            .await
-            .ok()?
-            .get_extents(kind)
-            .await
-            .ok()
-    }
-
-    /// The node's text, unless it is a password field (never requested) or has no Text.
-    async fn text(
-        &self,
-        name: &str,
-        path: &str,
-        role: AtspiRole,
-        interfaces: InterfaceSet,
-    ) -> String {
-        if role == AtspiRole::PasswordText || !interfaces.contains(Interface::Text) {
-            return String::new();
-        }
-        let Ok(proxy) = text(self.conn, name, path).await else {
-            return String::new();
-        };
-        let count = proxy.character_count().await.unwrap_or(0).max(0);
-        let end = count.min(i32::try_from(self.config.max_text_chars).unwrap_or(i32::MAX));
-        if end == 0 {
-            return String::new();
-        }
-        proxy.get_text(0, end).await.unwrap_or_default()
-    }
 }
 
-/// Appends the showing nodes of a tree, in tree order, as elements.
-fn flatten(
-    node: &Node,
-    window: &Window,
-    parent: Option<u64>,
-    coordinates: Coordinates,
-    out: &mut Vec<Element>,
-) {
-    let showing = node.states.contains(AtspiState::Showing);
-    let bounds = node
-        .extents
-        .filter(|&(_, _, w, h)| w >= 0 && h >= 0)
-        .and_then(|(x, y, w, h)| {
-            Rect::new(
-                f64::from(x),
-                f64::from(y),
-                f64::from(x) + f64::from(w),
-                f64::from(y) + f64::from(h),
-            )
-        });
-    let mut id = parent;
-    if showing {
-        if let Some(bounds) = bounds {
-            let mut e = Element::new(out.len() as u64, node.role.name());
-            e.bounds = Some(bounds);
-            e.origin = Origin::Onscreen;
-            e.text = if node.name.is_empty() {
-                node.text.clone()
-            } else {
-                node.name.clone()
-            };
-            e.description = node.description.clone();
-            e.app = window.app.clone();
-            e.window = window.title.clone();
-            e.parent = parent.map(deixis_parser::ElementId);
-            e.states = states(node.states);
-            if node.role == AtspiRole::PasswordText {
-                e.states.push(State::Sensitive);
-            }
-            id = Some(e.id.0);
-            out.push(e);
-        }
-    }
-    let _ = coordinates;
-    for child in &node.children {
-        flatten(child, window, id, coordinates, out);
-    }
-}
+const WAYLAND: &str =
+    "Wayland session: boxes are relative to each window (clients get no global positions)";
 
-fn states(set: StateSet) -> Vec<State> {
-    let map = [
-        (AtspiState::Focused, State::Focused),
-        (AtspiState::Selected, State::Selected),
-        (AtspiState::Checked, State::Checked),
-        (AtspiState::Pressed, State::Pressed),
-        (AtspiState::Expanded, State::Expanded),
-        (AtspiState::Editable, State::Editable),
-    ];
-    map.into_iter()
-        .filter(|(a, _)| set.contains(*a))
-        .map(|(_, s)| s)
-        .collect()
+fn cut_diagnostics(cut: tree::Cut, config: &CaptureConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if cut.depth > 0 {
+        out.push(format!(
+            "{} node(s) deeper than {} not read",
+            cut.depth, config.max_depth
+        ));
+    }
+    if cut.nodes > 0 {
+        out.push(format!(
+            "{} node(s) beyond the limit of {} not read",
+            cut.nodes, config.max_nodes
+        ));
+    }
+    if cut.time > 0 {
+        out.push(format!(
+            "{} node(s) not read: the walk took longer than {} ms",
+            cut.time,
+            config.max_time.as_millis()
+        ));
+    }
+    if cut.failed > 0 {
+        out.push(format!(
+            "{} node(s) went away or did not answer",
+            cut.failed
+        ));
+    }
+    out
 }

@@ -38,9 +38,10 @@ use serde::Deserialize;
 pub const DEFAULT_RESOLVER: Resolver = Resolver::Baseline;
 
 /// Every config key as `section.key`, in file order.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "capture.all_windows",
     "capture.exclude_apps",
+    "capture.exclude_windows",
     "capture.enable_accessibility",
     "capture.screen_reader_hint",
     "capture.ocr",
@@ -93,6 +94,10 @@ pub struct CaptureSettings {
     /// `exclude_apps`: applications never read, by name, matched case-insensitively (see
     /// [`CaptureSettings::excludes_app`]). Names must not be empty. Default `[]`.
     pub exclude_apps: Vec<String>,
+    /// `exclude_windows`: windows never read, by a part of their title, matched
+    /// case-insensitively ("password", "private browsing"). Parts must not be empty.
+    /// Default `[]`.
+    pub exclude_windows: Vec<String>,
     /// `enable_accessibility`: set `org.a11y.Status.IsEnabled` at start, so that applications
     /// which expose their accessibility tree only on request (Chromium, Electron) do so.
     /// Default `true`.
@@ -120,6 +125,7 @@ impl Default for CaptureSettings {
         CaptureSettings {
             all_windows: false,
             exclude_apps: Vec::new(),
+            exclude_windows: Vec::new(),
             enable_accessibility: true,
             screen_reader_hint: false,
             ocr: OcrMode::Auto,
@@ -470,6 +476,13 @@ impl Settings {
             &dc.exclude_apps,
         );
         w.key(
+            "exclude_windows",
+            "Windows never read, by a part of their title, matched case-insensitively,\n\
+             for example [\"password\", \"private browsing\"].",
+            &c.exclude_windows,
+            &dc.exclude_windows,
+        );
+        w.key(
             "enable_accessibility",
             "Set org.a11y.Status.IsEnabled at start, so that applications which\n\
              expose their accessibility tree only on request (Chromium, Electron) do so.",
@@ -606,6 +619,9 @@ impl Settings {
             "capture.exclude_apps" => {
                 self.capture.exclude_apps = APP_NAMES.text(key, text, origin)?;
             }
+            "capture.exclude_windows" => {
+                self.capture.exclude_windows = TITLE_PARTS.text(key, text, origin)?;
+            }
             "capture.enable_accessibility" => {
                 self.capture.enable_accessibility = BOOL.text(key, text, origin)?;
             }
@@ -665,6 +681,7 @@ struct RawConfig {
 struct RawCapture {
     all_windows: Option<bool>,
     exclude_apps: Option<Vec<String>>,
+    exclude_windows: Option<Vec<String>>,
     enable_accessibility: Option<bool>,
     screen_reader_hint: Option<bool>,
     ocr: Option<String>,
@@ -735,6 +752,12 @@ impl RawConfig {
             "capture.exclude_apps",
             capture.exclude_apps,
             &mut c.exclude_apps,
+            o,
+        )?;
+        TITLE_PARTS.file(
+            "capture.exclude_windows",
+            capture.exclude_windows,
+            &mut c.exclude_windows,
             o,
         )?;
         BOOL.file(
@@ -865,6 +888,11 @@ const BOOL: Rule<bool, bool> = Rule {
 const APP_NAMES: Rule<Vec<String>, Vec<String>> = Rule {
     expected: "a list of application names, none empty",
     accept: |names| names.iter().all(|n| !n.trim().is_empty()).then_some(names),
+};
+
+const TITLE_PARTS: Rule<Vec<String>, Vec<String>> = Rule {
+    expected: "a list of window title parts, none empty",
+    accept: |parts| parts.iter().all(|n| !n.trim().is_empty()).then_some(parts),
 };
 
 const OCR: Rule<String, OcrMode> = Rule {
@@ -1295,6 +1323,7 @@ mod tests {
             capture: CaptureSettings {
                 all_windows: true,
                 exclude_apps: vec!["Signal".to_owned(), "odd \"name\"\\\n\u{7}".to_owned()],
+                exclude_windows: vec!["Private Browsing".to_owned()],
                 enable_accessibility: false,
                 screen_reader_hint: true,
                 ocr: OcrMode::Always,
@@ -1504,9 +1533,7 @@ cluster_min_points = 4
     fn unknown_key_in_file_names_key_file_and_line() {
         check_file_err(
             "[capture]\nall_windows = true\nexclude_app = [\"x\"]\n",
-            expect![[
-                r#"config file $DIR/config.toml: line 3, column 1: unknown field `exclude_app`, expected one of `all_windows`, `exclude_apps`, `enable_accessibility`, `screen_reader_hint`, `ocr`"#
-            ]],
+            expect!["config file $DIR/config.toml: line 3, column 1: unknown field `exclude_app`, expected one of `all_windows`, `exclude_apps`, `exclude_windows`, `enable_accessibility`, `screen_reader_hint`, `ocr`"],
         );
         check_file_err(
             "[captur]\nall_windows = true\n",

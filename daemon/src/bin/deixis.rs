@@ -285,6 +285,7 @@ fn capture(settings: &Settings, all_windows: bool) -> anyhow::Result<(Case, Snap
     let config = CaptureConfig {
         all_windows,
         exclude_apps: settings.capture.exclude_apps.clone(),
+        exclude_windows: settings.capture.exclude_windows.clone(),
         enable_accessibility: settings.capture.enable_accessibility,
         screen_reader_hint: settings.capture.screen_reader_hint,
         ..CaptureConfig::default()
