@@ -30,6 +30,7 @@ use zbus::Connection;
 
 pub mod live;
 mod tree;
+mod x11;
 
 use tree::{Reader, Tree};
 
@@ -160,6 +161,8 @@ pub struct Accessibility {
     /// Status flags this connection turned on, to turn off again.
     turned_on: Vec<Flag>,
     coordinates: Coordinates,
+    /// The X server, for the positions of windows whose toolkit reports window-relative boxes.
+    x11: Option<std::sync::Arc<x11::X11>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +210,15 @@ impl Accessibility {
             session: session.ok(),
             turned_on: Vec::new(),
             coordinates: Coordinates::of_session(),
+            x11: None,
         };
+        if this.coordinates == Coordinates::Screen {
+            this.x11 = tokio::task::spawn_blocking(x11::X11::connect)
+                .await
+                .ok()
+                .flatten()
+                .map(std::sync::Arc::new);
+        }
         if let Some(session) = &this.session {
             let status = StatusProxy::new(session).await?;
             let wanted = [
@@ -261,7 +272,8 @@ impl Accessibility {
         let (mut tree, reader_cut, nodes) = self.walk(config).await?;
         let size = self.screen_size().await;
         let (windows, mut diagnostics) = tree.choose_windows(config);
-        let elements = tree.elements(&windows);
+        let offsets = self.window_offsets(&tree, &windows, &mut diagnostics).await;
+        let elements = tree.elements(&windows, &offsets);
         diagnostics.extend(cut_diagnostics(reader_cut, config));
         if self.coordinates == Coordinates::Window {
             diagnostics.push(WAYLAND.to_owned());
@@ -274,6 +286,42 @@ impl Accessibility {
             nodes,
             took: start.elapsed(),
         })
+    }
+
+    /// Screen positions of the chosen windows whose toolkit reports window-relative boxes.
+    async fn window_offsets(
+        &self,
+        tree: &Tree,
+        windows: &[(String, atspi::ObjectRefOwned)],
+        diagnostics: &mut Vec<String>,
+    ) -> HashMap<atspi::ObjectRefOwned, (i32, i32)> {
+        let wanted: Vec<(atspi::ObjectRefOwned, u32, String)> = windows
+            .iter()
+            .filter_map(|(_, w)| {
+                let app = tree.app_of(w).filter(|a| a.is_gtk4())?;
+                let title = tree.nodes.get(w)?.name.clone();
+                Some((w.clone(), app.pid?, title))
+            })
+            .collect();
+        if wanted.is_empty() || self.coordinates != Coordinates::Screen {
+            return HashMap::new();
+        }
+        let Some(x11) = self.x11.clone() else {
+            diagnostics.push(format!(
+                "{} GTK 4 window(s): no X server to place them; their boxes are window-relative",
+                wanted.len()
+            ));
+            return HashMap::new();
+        };
+        let found = tokio::task::spawn_blocking(move || {
+            wanted
+                .into_iter()
+                .filter_map(|(w, pid, title)| Some((w, x11.window_origin(pid, &title)?)))
+                .collect::<HashMap<_, _>>()
+        })
+        .await
+        .unwrap_or_default();
+        found
     }
 
     /// Walks every app's windows into a new tree.

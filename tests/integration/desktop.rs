@@ -345,3 +345,70 @@ fn an_event_updates_the_live_screen_within_100_ms() {
         live.stop().await.expect("stop");
     });
 }
+
+#[test]
+fn gtk4_boxes_are_placed_where_the_window_is() {
+    // GTK 4 reports every box relative to its window; capture adds the window's X position.
+    // Checked by clicking: the click lands on the element whose box was captured.
+    let desktop = Desktop::start("gtk4-demo");
+    let mut mv = desktop.command(Command::new("timeout"));
+    mv.args([
+        "10",
+        "xdotool",
+        "search",
+        "--sync",
+        "--onlyvisible",
+        "--class",
+        "gtk4-demo",
+        "windowmove",
+        "--sync",
+        "300",
+        "200",
+    ]);
+    assert!(mv.status().is_ok_and(|s| s.success()), "move the window");
+    let find = |capture: &serde_json::Value, role: &str, text: &str| -> serde_json::Value {
+        capture["elements"]
+            .as_array()
+            .expect("elements")
+            .iter()
+            .find(|e| e["app"] == "gtk4-demo" && e["role"] == role && e["text"] == text)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {role} {text:?} in\n{capture}"))
+    };
+    let target = eventually(Duration::from_secs(10), || {
+        let (_, capture) = desktop.capture_json();
+        find(&capture, "frame", "GTK Demo")["bbox"][0] == 300.0
+    });
+    assert!(target, "the window's box never moved to x = 300");
+    let (_, capture) = desktop.capture_json();
+    let frame = find(&capture, "frame", "GTK Demo");
+    assert_eq!(frame["bbox"][1], 200.0, "{frame}");
+    let item = find(&capture, "panel", "Assistant");
+    let b: Vec<f64> = item["bbox"]
+        .as_array()
+        .expect("box")
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    let (x, y) = (((b[0] + b[2]) / 2.0) as i64, ((b[1] + b[3]) / 2.0) as i64);
+    let mut click = desktop.command(Command::new("xdotool"));
+    click.args([
+        "mousemove",
+        "--sync",
+        &x.to_string(),
+        &y.to_string(),
+        "click",
+        "1",
+    ]);
+    assert!(click.status().is_ok_and(|s| s.success()), "click");
+    let focused = eventually(Duration::from_secs(5), || {
+        let (_, capture) = desktop.capture_json();
+        find(&capture, "panel", "Assistant")["states"]
+            .to_string()
+            .contains("focused")
+    });
+    assert!(
+        focused,
+        "the click at ({x}, {y}) did not land on the captured element"
+    );
+}

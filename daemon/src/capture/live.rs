@@ -151,7 +151,7 @@ async fn run(
                     if state.overflow.swap(false, Ordering::Relaxed) {
                         state.walk_again(&bus).await;
                     }
-                    let _ = reply.send(state.snapshot(&bus));
+                    let _ = reply.send(state.snapshot(&bus).await);
                 }
                 Some(Command::Stop) | None => break,
             },
@@ -165,10 +165,13 @@ async fn run(
 }
 
 impl State {
-    fn snapshot(&mut self, bus: &Accessibility) -> Snapshot {
+    async fn snapshot(&mut self, bus: &Accessibility) -> Snapshot {
         let start = Instant::now();
         let (windows, mut diagnostics) = self.tree.choose_windows(&self.config);
-        let elements = self.tree.elements(&windows);
+        let offsets = bus
+            .window_offsets(&self.tree, &windows, &mut diagnostics)
+            .await;
+        let elements = self.tree.elements(&windows, &offsets);
         diagnostics.extend(self.initial.iter().cloned());
         if bus.coordinates == super::Coordinates::Window {
             diagnostics.push(WAYLAND.to_owned());

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use atspi::proxy::accessible::AccessibleProxy;
+use atspi::proxy::application::ApplicationProxy;
 use atspi::proxy::component::ComponentProxy;
 use atspi::proxy::text::TextProxy;
 use atspi::{
@@ -45,6 +46,17 @@ pub(crate) struct App {
     pub object: ObjectRefOwned,
     pub name: String,
     pub windows: Vec<ObjectRefOwned>,
+    pub pid: Option<u32>,
+    /// Toolkit name and version ("GTK", "4.8.3").
+    pub toolkit: (String, String),
+}
+
+impl App {
+    /// GTK 4 reports window-relative boxes as screen coordinates, and leaves the `showing`
+    /// state off everything below the window (checked with GTK 4.8).
+    pub fn is_gtk4(&self) -> bool {
+        self.toolkit.0.eq_ignore_ascii_case("gtk") && self.toolkit.1.starts_with("4.")
+    }
 }
 
 /// Nodes left out of a walk, by reason.
@@ -116,14 +128,32 @@ impl Reader<'_> {
         let desktop = ObjectRefOwned::from_static_str_unchecked(REGISTRY, ROOT_PATH);
         let root: AccessibleProxy<'_> = proxy(self.conn, &desktop).await?;
         let apps = root.get_children().await?;
-        let apps = join_all(apps.into_iter().map(|object| async move {
-            let p: AccessibleProxy<'_> = proxy(self.conn, &object).await.ok()?;
-            let (name, windows) = tokio::join!(p.name(), p.get_children());
-            Some(App {
-                object: object.clone(),
-                name: name.unwrap_or_default(),
-                windows: windows.unwrap_or_default(),
-            })
+        let dbus = zbus::fdo::DBusProxy::new(self.conn).await?;
+        let apps = join_all(apps.into_iter().map(|object| {
+            let dbus = &dbus;
+            async move {
+                let p: AccessibleProxy<'_> = proxy(self.conn, &object).await.ok()?;
+                let a: ApplicationProxy<'_> = proxy(self.conn, &object).await.ok()?;
+                let bus_name = object.name_as_str()?.to_owned();
+                let pid = async {
+                    let name = zbus::names::BusName::try_from(bus_name.as_str()).ok()?;
+                    dbus.get_connection_unix_process_id(name).await.ok()
+                };
+                let (name, windows, toolkit, version, pid) = tokio::join!(
+                    p.name(),
+                    p.get_children(),
+                    a.toolkit_name(),
+                    a.version(),
+                    pid
+                );
+                Some(App {
+                    object: object.clone(),
+                    name: name.unwrap_or_default(),
+                    windows: windows.unwrap_or_default(),
+                    pid,
+                    toolkit: (toolkit.unwrap_or_default(), version.unwrap_or_default()),
+                })
+            }
         }))
         .await;
         Ok(apps.into_iter().flatten().collect())
@@ -382,8 +412,18 @@ impl Tree {
         false
     }
 
-    /// The showing nodes of the chosen windows, in tree order, as elements.
-    pub fn elements(&mut self, windows: &[(String, ObjectRefOwned)]) -> Vec<Element> {
+    /// The app a window belongs to.
+    pub fn app_of(&self, window: &ObjectRefOwned) -> Option<&App> {
+        self.apps.iter().find(|a| a.windows.contains(window))
+    }
+
+    /// The showing nodes of the chosen windows, in tree order, as elements; `offsets` moves
+    /// a window's boxes (window-relative toolkits).
+    pub fn elements(
+        &mut self,
+        windows: &[(String, ObjectRefOwned)],
+        offsets: &HashMap<ObjectRefOwned, (i32, i32)>,
+    ) -> Vec<Element> {
         let mut out = Vec::new();
         for (app, window) in windows {
             let title = self
@@ -391,12 +431,20 @@ impl Tree {
                 .get(window)
                 .map(|n| n.name.clone())
                 .unwrap_or_default();
+            let gtk4 = self.app_of(window).is_some_and(App::is_gtk4);
+            let offset = offsets.get(window).copied().unwrap_or((0, 0));
             let mut stack = vec![(window.clone(), None)];
             while let Some((object, parent)) = stack.pop() {
                 let Some(node) = self.nodes.get(&object) else {
                     continue;
                 };
-                let node = node.clone();
+                let mut node = node.clone();
+                if gtk4 && node.states.contains(AtspiState::Visible) {
+                    node.states.insert(AtspiState::Showing);
+                }
+                node.extents = node
+                    .extents
+                    .map(|(x, y, w, h)| (x + offset.0, y + offset.1, w, h));
                 let mut id = parent;
                 if let Some(e) = self.element(&object, &node, app, &title, parent) {
                     id = Some(e.id);
