@@ -126,7 +126,7 @@ fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn capture_agrees_with_pyatspi_on_gtk3_and_qt() {
-    let desktop = Desktop::start("gtk3-widget-factory featherpad");
+    let desktop = Desktop::start("gtk3-widget-factory mousepad featherpad");
     let (run, capture) = desktop.capture_json();
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("capture.json");
@@ -135,6 +135,7 @@ fn capture_agrees_with_pyatspi_on_gtk3_and_qt() {
         &script("compare.py").to_string_lossy(),
         &file.to_string_lossy(),
         "gtk3-widget-factory",
+        "mousepad",
         "FeatherPad",
     ]);
     let report = String::from_utf8_lossy(&out.stdout);
@@ -149,9 +150,9 @@ fn capture_agrees_with_pyatspi_on_gtk3_and_qt() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("compare.py prints JSON lines"))
         .collect();
-    assert_eq!(apps.len(), 2, "{report}");
+    assert_eq!(apps.len(), 3, "{report}");
     for app in &apps {
-        assert!(app["reference"].as_u64().unwrap_or(0) >= 15, "{app}");
+        assert!(app["reference"].as_u64().unwrap_or(0) >= 5, "{app}");
         assert_eq!(app["reference"], app["matched"], "{app}");
     }
     // The capture reads back as a screen file with the boxes in screen coordinates.
@@ -411,4 +412,70 @@ fn gtk4_boxes_are_placed_where_the_window_is() {
         focused,
         "the click at ({x}, {y}) did not land on the captured element"
     );
+}
+
+#[test]
+fn a_walk_past_its_bounds_says_what_it_cut() {
+    use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
+
+    let desktop = Desktop::start("gtk3-widget-factory");
+    let env = |k: &str| {
+        desktop
+            .env
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let addresses = BusAddresses {
+        session: env("DBUS_SESSION_BUS_ADDRESS"),
+        a11y: env("AT_SPI_BUS_ADDRESS"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        for (config, said) in [
+            (
+                CaptureConfig {
+                    all_windows: true,
+                    max_nodes: 20,
+                    ..CaptureConfig::default()
+                },
+                "beyond the limit of 20 not read",
+            ),
+            (
+                CaptureConfig {
+                    all_windows: true,
+                    max_depth: 2,
+                    ..CaptureConfig::default()
+                },
+                "deeper than 2 not read",
+            ),
+            (
+                CaptureConfig {
+                    all_windows: true,
+                    max_time: Duration::ZERO,
+                    ..CaptureConfig::default()
+                },
+                "the walk took longer than 0 ms",
+            ),
+        ] {
+            let bus = Accessibility::connect_to(&addresses, &config)
+                .await
+                .expect("connect");
+            let snapshot = bus.snapshot(&config).await.expect("snapshot");
+            bus.restore().await.expect("restore");
+            assert!(
+                snapshot.diagnostics.iter().any(|d| d.contains(said)),
+                "{said:?} not in {:?}",
+                snapshot.diagnostics
+            );
+            assert!(
+                snapshot.nodes <= config.max_nodes,
+                "read {} nodes",
+                snapshot.nodes
+            );
+        }
+    });
 }

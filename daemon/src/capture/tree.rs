@@ -159,32 +159,45 @@ impl Reader<'_> {
         Ok(apps.into_iter().flatten().collect())
     }
 
-    /// One node's properties and children list: one batch of concurrent calls.
+    /// One node's properties, box and children list: one batch of concurrent calls (the box
+    /// is asked for before knowing whether the node has a Component: a failed call costs less
+    /// than a second round trip). Text is a second batch, and only for nodes that have it and
+    /// are not password fields.
     pub async fn node(&self, object: &ObjectRefOwned) -> zbus::Result<Node> {
         let p: AccessibleProxy<'_> = proxy(self.conn, object).await?;
-        let (role, name, description, states, interfaces, children) = tokio::join!(
+        let kind = self.coord_type();
+        let extents = async {
+            let c: ComponentProxy<'_> = proxy(self.conn, object).await.ok()?;
+            c.get_extents(kind).await.ok()
+        };
+        let (role, name, description, states, interfaces, children, extents) = tokio::join!(
             p.get_role(),
             p.name(),
             p.description(),
             p.get_state(),
             p.get_interfaces(),
-            p.get_children()
+            p.get_children(),
+            extents
         );
         let (role, interfaces) = (role?, interfaces.unwrap_or_default());
-        let (extents, text) = tokio::join!(
-            self.extents(object, interfaces),
-            self.text(object, role, interfaces)
-        );
+        let text = self.text(object, role, interfaces).await;
         Ok(Node {
             role,
             name: name?,
             description: description.unwrap_or_default(),
             states: states?,
             interfaces,
-            extents,
+            extents: extents.filter(|_| interfaces.contains(Interface::Component)),
             text,
             children: children.unwrap_or_default(),
         })
+    }
+
+    fn coord_type(&self) -> CoordType {
+        match self.coordinates {
+            Coordinates::Screen => CoordType::Screen,
+            Coordinates::Window => CoordType::Window,
+        }
     }
 
     pub async fn extents(
@@ -195,12 +208,8 @@ impl Reader<'_> {
         if !interfaces.contains(Interface::Component) {
             return None;
         }
-        let kind = match self.coordinates {
-            Coordinates::Screen => CoordType::Screen,
-            Coordinates::Window => CoordType::Window,
-        };
         let p: ComponentProxy<'_> = proxy(self.conn, object).await.ok()?;
-        p.get_extents(kind).await.ok()
+        p.get_extents(self.coord_type()).await.ok()
     }
 
     /// The node's text, unless it is a password field (never requested) or has no Text.
