@@ -479,3 +479,129 @@ fn a_walk_past_its_bounds_says_what_it_cut() {
         }
     });
 }
+
+#[test]
+fn excluded_apps_and_windows_are_not_read() {
+    let mut desktop = Desktop::start("gtk3-widget-factory featherpad");
+    desktop.launch(
+        "zenity",
+        &["--info", "--title=Private Notes", "--text=do not read me"],
+    );
+    let seen = eventually(Duration::from_secs(20), || {
+        let (_, capture) = desktop.capture_json();
+        capture.to_string().contains("Private Notes")
+    });
+    assert!(seen, "the zenity window never showed");
+    let mut cmd = desktop.command(deixis());
+    cmd.env("DEIXIS_CAPTURE_EXCLUDE_APPS", "FEATHERPAD")
+        .env("DEIXIS_CAPTURE_EXCLUDE_WINDOWS", "private")
+        .args(["capture", "--json", "--all-windows"]);
+    let run = Run::of(&mut cmd).code(0);
+    let capture: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let apps: std::collections::BTreeSet<String> = capture["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .filter_map(|e| e["app"].as_str().map(str::to_owned))
+        .collect();
+    assert!(apps.contains("gtk3-widget-factory"), "{apps:?}");
+    assert!(!apps.contains("FeatherPad"), "{apps:?}");
+    assert!(!run.stdout.contains("Private Notes") && !run.stdout.contains("do not read me"));
+    assert!(
+        run.stderr.contains("exclusion lists not read"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn connecting_turns_accessibility_on_and_restoring_turns_it_back_off() {
+    use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
+
+    let desktop = Desktop::start("gtk3-widget-factory");
+    let session = desktop
+        .env
+        .iter()
+        .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
+        .map(|(_, v)| v.clone())
+        .expect("session bus");
+    let status = |what: &str| -> String {
+        let out = Command::new("busctl")
+            .args([
+                &format!("--address={session}"),
+                "get-property",
+                "org.a11y.Bus",
+                "/org/a11y/bus",
+                "org.a11y.Status",
+                what,
+            ])
+            .output()
+            .expect("busctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let set = |what: &str, value: &str| {
+        let ok = Command::new("busctl")
+            .args([
+                &format!("--address={session}"),
+                "set-property",
+                "org.a11y.Bus",
+                "/org/a11y/bus",
+                "org.a11y.Status",
+                what,
+                "b",
+                value,
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "busctl set-property {what}");
+    };
+    set("IsEnabled", "false");
+    set("ScreenReaderEnabled", "false");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let addresses = BusAddresses {
+            session: Some(session.clone()),
+            a11y: None,
+        };
+        // Default: IsEnabled on, ScreenReaderEnabled left alone.
+        let bus = Accessibility::connect_to(&addresses, &CaptureConfig::default())
+            .await
+            .expect("connect");
+        assert_eq!(
+            (
+                status("IsEnabled").as_str(),
+                status("ScreenReaderEnabled").as_str()
+            ),
+            ("b true", "b false")
+        );
+        bus.restore().await.expect("restore");
+        assert_eq!(status("IsEnabled"), "b false");
+        // With the hint, both, and both restored.
+        let hint = CaptureConfig {
+            screen_reader_hint: true,
+            ..CaptureConfig::default()
+        };
+        let bus = Accessibility::connect_to(&addresses, &hint)
+            .await
+            .expect("connect");
+        assert_eq!(status("ScreenReaderEnabled"), "b true");
+        bus.restore().await.expect("restore");
+        assert_eq!(
+            (
+                status("IsEnabled").as_str(),
+                status("ScreenReaderEnabled").as_str()
+            ),
+            ("b false", "b false")
+        );
+        // What was on already stays on.
+        set("IsEnabled", "true");
+        let bus = Accessibility::connect_to(&addresses, &CaptureConfig::default())
+            .await
+            .expect("connect");
+        bus.restore().await.expect("restore");
+        assert_eq!(status("IsEnabled"), "b true");
+    });
+}
