@@ -86,6 +86,20 @@ impl Desktop {
         (run, value)
     }
 
+    /// The buses of this desktop, for the capture library.
+    fn addresses(&self) -> deixis_daemon::capture::BusAddresses {
+        let env = |k: &str| {
+            self.env
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        deixis_daemon::capture::BusAddresses {
+            session: env("DBUS_SESSION_BUS_ADDRESS"),
+            a11y: env("AT_SPI_BUS_ADDRESS"),
+        }
+    }
+
     fn python(&self, args: &[&str]) -> std::process::Output {
         // The system python: python3-pyatspi is a Debian package.
         self.command(Command::new("/usr/bin/python3"))
@@ -110,6 +124,13 @@ impl Drop for Desktop {
 
 fn script(name: &str) -> PathBuf {
     workspace_root().join("tests/desktop").join(name)
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Waits until `f` holds, up to `limit`.
@@ -246,21 +267,11 @@ fn capture_without_an_accessibility_bus_says_so() {
 
 #[test]
 fn an_event_updates_the_live_screen_within_100_ms() {
-    use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
+    use deixis_daemon::capture::{Accessibility, CaptureConfig};
     use deixis_parser::State;
 
     let desktop = Desktop::start("gtk3-widget-factory");
-    let env = |k: &str| {
-        desktop
-            .env
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    let addresses = BusAddresses {
-        session: env("DBUS_SESSION_BUS_ADDRESS"),
-        a11y: env("AT_SPI_BUS_ADDRESS"),
-    };
+    let addresses = desktop.addresses();
     let config = CaptureConfig {
         all_windows: true,
         ..CaptureConfig::default()
@@ -416,24 +427,11 @@ fn gtk4_boxes_are_placed_where_the_window_is() {
 
 #[test]
 fn a_walk_past_its_bounds_says_what_it_cut() {
-    use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
+    use deixis_daemon::capture::{Accessibility, CaptureConfig};
 
     let desktop = Desktop::start("gtk3-widget-factory");
-    let env = |k: &str| {
-        desktop
-            .env
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    let addresses = BusAddresses {
-        session: env("DBUS_SESSION_BUS_ADDRESS"),
-        a11y: env("AT_SPI_BUS_ADDRESS"),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let addresses = desktop.addresses();
+    let runtime = current_thread();
     runtime.block_on(async {
         for (config, said) in [
             (
@@ -519,12 +517,7 @@ fn connecting_turns_accessibility_on_and_restoring_turns_it_back_off() {
     use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
 
     let desktop = Desktop::start("gtk3-widget-factory");
-    let session = desktop
-        .env
-        .iter()
-        .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
-        .map(|(_, v)| v.clone())
-        .expect("session bus");
+    let session = desktop.addresses().session.expect("session bus");
     let status = |what: &str| -> String {
         let out = Command::new("busctl")
             .args([
@@ -557,10 +550,7 @@ fn connecting_turns_accessibility_on_and_restoring_turns_it_back_off() {
     };
     set("IsEnabled", "false");
     set("ScreenReaderEnabled", "false");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = current_thread();
     runtime.block_on(async {
         let addresses = BusAddresses {
             session: Some(session.clone()),
