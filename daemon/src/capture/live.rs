@@ -78,7 +78,14 @@ impl Accessibility {
                 }
             }
         });
-        let (tree, cut, _) = self.walk(&config).await?;
+        let (tree, cut, _) = match self.walk(&config).await {
+            Ok(walked) => walked,
+            Err(e) => {
+                pump.abort();
+                return Err(e);
+            }
+        };
+        let initial = cut_diagnostics(cut, &config);
         let size = self.screen_size().await;
         let registry = zbus::fdo::DBusProxy::new(self.conn())
             .await?
@@ -91,7 +98,7 @@ impl Accessibility {
             tree,
             config,
             size,
-            initial: cut_diagnostics(cut, &Default::default()),
+            initial,
             registry,
             overflow,
         };
