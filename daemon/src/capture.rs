@@ -130,6 +130,39 @@ pub struct Snapshot {
     /// Nodes read (showing or not) to make it.
     pub nodes: usize,
     pub took: Duration,
+    /// Changes seen since the live screen started (0 for a one-shot snapshot): two snapshots
+    /// with the same generation show the same screen.
+    pub generation: u64,
+}
+
+/// A live screen shared by request handlers, stopped once.
+#[derive(Debug)]
+pub struct LiveScreenHandle {
+    live: tokio::sync::Mutex<Option<live::LiveScreen>>,
+}
+
+impl LiveScreenHandle {
+    pub fn new(live: live::LiveScreen) -> LiveScreenHandle {
+        LiveScreenHandle {
+            live: tokio::sync::Mutex::new(Some(live)),
+        }
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, CaptureError> {
+        match &*self.live.lock().await {
+            Some(live) => live.snapshot().await,
+            None => Err(CaptureError::Stopped),
+        }
+    }
+
+    /// Stops listening and restores the accessibility settings; later snapshots fail.
+    pub async fn stop(&self) {
+        if let Some(live) = self.live.lock().await.take() {
+            if let Err(e) = live.stop().await {
+                tracing::warn!(error = %e, "stopping the live screen");
+            }
+        }
+    }
 }
 
 /// Where the buses are; `None` means "find it the usual way".
@@ -285,6 +318,7 @@ impl Accessibility {
             diagnostics,
             nodes,
             took: start.elapsed(),
+            generation: 0,
         })
     }
 

@@ -9,5 +9,6 @@ pub mod capture;
 pub mod config;
 pub mod pipeline;
 pub mod resolve;
+pub mod service;
 
 pub mod eval;

@@ -47,6 +47,52 @@ impl Answer {
     }
 }
 
+/// One ranked candidate as an answer shows it: element id, origin, type, text, app, box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub id: ElementId,
+    pub kind: &'static str,
+    /// The entity's type ("phone number") or the element's role ("push button").
+    pub entity_type: String,
+    pub text: String,
+    pub app: String,
+    /// x, y, width, height, rounded to pixels.
+    pub bounds: Option<[i64; 4]>,
+    pub score: f64,
+    pub selected: bool,
+}
+
+impl Answer {
+    /// The first `max` ranked candidates as rows.
+    pub fn rows(&self, screen: &Screen, parse: &ScreenParse, max: usize) -> Vec<Row> {
+        self.ranked
+            .iter()
+            .take(max)
+            .filter_map(|r| {
+                let c = parse.candidate(r.number)?;
+                let e = &screen.elements[c.element];
+                let entity_type = match (&c.entity, e.role_name.trim()) {
+                    (Some((k, _)), _) => k.name(),
+                    (None, "") => "element",
+                    (None, role) => role,
+                };
+                Some(Row {
+                    id: e.id,
+                    kind: e.origin.name(),
+                    entity_type: entity_type.to_owned(),
+                    text: parse.candidate_text(c).to_owned(),
+                    app: e.app.clone(),
+                    bounds: e
+                        .bounds
+                        .map(|b| [b.x1, b.y1, b.width(), b.height()].map(|v| v.round() as i64)),
+                    score: r.score,
+                    selected: r.selected,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Anything that answers requests: the baseline, later the language model.
 pub trait Resolver {
     /// Short name for reports ("baseline", "model").

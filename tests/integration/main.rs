@@ -2,5 +2,6 @@
 //! `deixis` binary, real files in temp dirs) and asserts what a user or script would see.
 
 mod cli;
+mod daemon;
 mod desktop;
 mod support;

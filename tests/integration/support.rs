@@ -38,7 +38,15 @@ pub fn data(name: &str) -> PathBuf {
 /// `XDG_CONFIG_HOME` and `HOME` on an empty directory, so no developer config leaks in. A test
 /// that needs a config file sets `XDG_CONFIG_HOME` again on the returned command.
 pub fn deixis() -> Command {
-    let mut cmd = Command::new(binary());
+    clean(Command::new(binary("deixis")))
+}
+
+/// The `deixisd` binary, in the same clean environment as [`deixis`].
+pub fn deixisd() -> Command {
+    clean(Command::new(binary("deixisd")))
+}
+
+fn clean(mut cmd: Command) -> Command {
     cmd.current_dir(workspace_root())
         .stdin(Stdio::null())
         .env("XDG_CONFIG_HOME", empty_config_home())
@@ -52,12 +60,18 @@ pub fn deixis() -> Command {
 }
 
 /// Builds `deixis` (same profile as this test binary) the first time it is asked for.
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build_binary)
+fn binary(name: &str) -> &'static Path {
+    static BINARIES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    BINARIES
+        .get_or_init(build_binaries)
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p.as_path())
+        .unwrap_or_else(|| panic!("cargo built no {name}"))
 }
 
-fn build_binary() -> PathBuf {
+/// Builds `deixis` and `deixisd` (same profile as this test binary), once per run.
+fn build_binaries() -> Vec<(String, PathBuf)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from(env!("CARGO")));
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(workspace_root()).args([
@@ -66,6 +80,8 @@ fn build_binary() -> PathBuf {
         "deixis-daemon",
         "--bin",
         "deixis",
+        "--bin",
+        "deixisd",
         "--message-format=json-render-diagnostics",
     ]);
     if !cfg!(debug_assertions) {
@@ -85,11 +101,12 @@ fn build_binary() -> PathBuf {
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "deixis")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| {
-            panic!("cargo built deixis but named no executable for it:\n{stdout}\n{stderr}")
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_owned();
+            Some((name, PathBuf::from(m["executable"].as_str()?)))
         })
+        .collect()
 }
 
 /// An empty directory for `XDG_CONFIG_HOME`/`HOME`. Tests never write to it (one that needs a

@@ -200,7 +200,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             query,
             ..
         } => {
-            let path = screen.ok_or_else(|| user(no_live_capture("resolve")))?;
+            let Some(path) = screen else {
+                return resolve_via_daemon(&query, max_results, json);
+            };
             let resolver = load_resolver(&settings)?;
             let (case, prepared) = read_and_prepare(&path, &settings)?;
             let request = Request {
@@ -276,8 +278,86 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn no_live_capture(what: &str) -> anyhow::Error {
-    anyhow!("{what} needs --screen FILE: this build has no daemon client yet")
+/// Asks the running deixisd on the session bus, and prints its answer as `resolve` does.
+fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()> {
+    use zbus::zvariant::{OwnedValue, Value};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let no_daemon = || {
+        user(anyhow!(
+            "no deixisd on the session bus: start one with `deixisd` (or `deixisd --screen FILE`), \
+             or give resolve --screen FILE"
+        ))
+    };
+    let answer = runtime.block_on(async {
+        let conn = zbus::Connection::session().await.map_err(|_| no_daemon())?;
+        let proxy = deixis_ipc::Deixis1Proxy::new(&conn)
+            .await
+            .map_err(|_| no_daemon())?;
+        let mut options = std::collections::HashMap::new();
+        options.insert(
+            "max_results",
+            Value::from(u32::try_from(max).unwrap_or(u32::MAX)),
+        );
+        match proxy.resolve(query, options).await {
+            Ok(answer) => Ok(answer),
+            Err(zbus::Error::MethodError(name, message, _)) => {
+                let name = name.as_str();
+                if name == "org.freedesktop.DBus.Error.ServiceUnknown"
+                    || name == "org.freedesktop.DBus.Error.NameHasNoOwner"
+                {
+                    Err(no_daemon())
+                } else {
+                    Err(user(anyhow!(
+                        "deixisd: {name}: {}",
+                        message.unwrap_or_default()
+                    )))
+                }
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("calling deixisd")),
+        }
+    })?;
+    let get =
+        |c: &std::collections::HashMap<String, OwnedValue>, k: &str| -> Option<Value<'static>> {
+            c.get(k).and_then(|v| v.try_clone().ok()).map(Value::from)
+        };
+    let rows: Vec<serde_json::Value> = answer
+        .iter()
+        .map(|c| {
+            let text = |k: &str| match get(c, k) {
+                Some(Value::Str(s)) => s.to_string(),
+                _ => String::new(),
+            };
+            let bounds = c
+                .get("bounds")
+                .and_then(|v| v.try_clone().ok())
+                .and_then(|v| <(i32, i32, i32, i32)>::try_from(v).ok())
+                .map(|(x, y, w, h)| [x, y, w, h]);
+            let score = match get(c, "score") {
+                Some(Value::F64(x)) => x,
+                _ => 0.0,
+            };
+            let selected = matches!(get(c, "selected"), Some(Value::Bool(true)));
+            serde_json::json!({
+                "id": text("id"), "kind": text("kind"), "type": text("type"), "text": text("text"),
+                "app": text("app"), "bounds": bounds, "score": score, "selected": selected,
+            })
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::json!({ "candidates": rows }))?;
+        return Ok(());
+    }
+    if !rows
+        .iter()
+        .any(|r| r["selected"].as_bool().unwrap_or(false))
+    {
+        writeln!(out, "none of the candidates")?;
+    }
+    write_table(&mut out, &rows)
 }
 
 /// A live snapshot from the accessibility bus, as a screen file case. Diagnostics go to stderr.
@@ -362,47 +442,42 @@ fn print_answer(
     answer: &deixis_daemon::resolve::Answer,
     max: usize,
     json: bool,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let rows: Vec<serde_json::Value> = answer
-        .ranked
-        .iter()
-        .take(max)
-        .filter_map(|r| {
-            let c = p.parse.candidate(r.number)?;
-            let e = &p.screen.elements[c.element];
-            let kind = match (&c.entity, e.role_name.trim()) {
-                (Some((k, _)), _) => k.name(),
-                (None, "") => "element",
-                (None, role) => role,
-            };
-            let bounds = e
-                .bounds
-                .map(|b| [b.x1, b.y1, b.width(), b.height()].map(|v| v.round() as i64));
-            Some(serde_json::json!({
-                "id": e.id.to_string(),
-                "kind": e.origin.name(),
-                "type": kind,
-                "text": p.parse.candidate_text(c),
-                "app": e.app,
-                "bounds": bounds,
+        .rows(&p.screen, &p.parse, max)
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id.to_string(),
+                "kind": r.kind,
+                "type": r.entity_type,
+                "text": r.text,
+                "app": r.app,
+                "bounds": r.bounds,
                 "score": r.score,
                 "selected": r.selected,
-            }))
+            })
         })
         .collect();
     if json {
-        return writeln!(out, "{}", serde_json::json!({ "candidates": rows }));
+        writeln!(out, "{}", serde_json::json!({ "candidates": rows }))?;
+        return Ok(());
     }
     if !answer.ranked.iter().any(|r| r.selected) {
         writeln!(out, "none of the candidates")?;
     }
+    write_table(&mut out, &rows)
+}
+
+/// The answer table: selection mark, score, id, type, text.
+fn write_table(out: &mut impl Write, rows: &[serde_json::Value]) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:<4} {:>7}  {:<6} {:<16} text",
         "sel", "score", "id", "type"
     )?;
-    for row in &rows {
+    for row in rows {
         let s = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
         let selected = row["selected"].as_bool().unwrap_or(false);
         writeln!(

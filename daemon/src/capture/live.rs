@@ -101,6 +101,7 @@ impl Accessibility {
             initial,
             registry,
             overflow,
+            generation: 0,
         };
         let task = tokio::spawn(run(self, state, event_queue, receiver));
         Ok(LiveScreen {
@@ -143,6 +144,8 @@ struct State {
     registry: Option<String>,
     /// Set when events were dropped: the tree must be walked again.
     overflow: Arc<AtomicBool>,
+    /// Events applied so far.
+    generation: u64,
 }
 
 async fn run(
@@ -190,6 +193,7 @@ impl State {
             diagnostics,
             nodes: 0,
             took: start.elapsed(),
+            generation: self.generation,
         }
     }
 
@@ -197,11 +201,13 @@ impl State {
     async fn walk_again(&mut self, bus: &Accessibility) {
         if let Ok((tree, _, _)) = bus.walk(&self.config).await {
             self.tree.replace(tree);
+            self.generation += 1;
         }
     }
 
     /// Mends the tree after one event.
     async fn apply(&mut self, bus: &Accessibility, event: Event) {
+        self.generation += 1;
         let config = self.config.clone();
         let reader = bus.reader(&config);
         match event {

@@ -450,7 +450,12 @@ impl Query {
             head.push(all[i].clone());
             i += 1;
         }
-        q.words = content(&head);
+        // Words that ask for an entity type ("email her", "call that number") pick entities
+        // by type; matched as text they would pick the labels that name the type ("Email").
+        q.words = content(&head)
+            .into_iter()
+            .filter(|w| !matches!(type_word(w), Some(Want::Entity(_))))
+            .collect();
         q
     }
 }

@@ -201,3 +201,15 @@ fn a_relation_prefers_the_wanted_type() {
         vec![2]
     );
 }
+
+#[test]
+fn a_label_naming_the_type_does_not_beat_the_entity() {
+    let card = r#"
+        {"id": 0, "role": "label", "text": "Email", "bbox": [10, 100, 100, 120]},
+        {"id": 1, "role": "label", "text": "ada@example.org", "bbox": [120, 100, 300, 120]},
+        {"id": 2, "role": "label", "text": "Phone", "bbox": [10, 140, 100, 160]},
+        {"id": 3, "role": "label", "text": "+44 20 7946 0958", "bbox": [120, 140, 300, 160]}
+    "#;
+    assert_eq!(pick(card, "", "email her"), vec![1]);
+    assert_eq!(pick(card, "", "call that phone number"), vec![3]);
+}
