@@ -9,7 +9,8 @@ use crate::support::{deixis, deixisd, Run};
 
 /// A private session bus, stopped when dropped.
 struct Bus {
-    dir: tempfile::TempDir,
+    /// Holds the bus socket and config; kept for its removal on drop.
+    _dir: tempfile::TempDir,
     address: String,
     pid: u32,
 }
@@ -53,7 +54,11 @@ impl Bus {
             .next()
             .and_then(|p| p.trim().parse().ok())
             .expect("bus pid");
-        Bus { dir, address, pid }
+        Bus {
+            _dir: dir,
+            address,
+            pid,
+        }
     }
 
     fn env(&self, mut cmd: Command) -> Command {
@@ -126,7 +131,6 @@ impl Bus {
 impl Drop for Bus {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        let _ = &self.dir;
     }
 }
 

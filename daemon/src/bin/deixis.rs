@@ -364,11 +364,7 @@ fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()>
 fn capture(settings: &Settings, all_windows: bool) -> anyhow::Result<(Case, Snapshot)> {
     let config = CaptureConfig {
         all_windows,
-        exclude_apps: settings.capture.exclude_apps.clone(),
-        exclude_windows: settings.capture.exclude_windows.clone(),
-        enable_accessibility: settings.capture.enable_accessibility,
-        screen_reader_hint: settings.capture.screen_reader_hint,
-        ..CaptureConfig::default()
+        ..deixis_daemon::service::capture_config(settings)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
