@@ -29,6 +29,7 @@ use futures_util::future::join_all;
 use zbus::Connection;
 
 pub mod live;
+pub mod push;
 mod tree;
 mod x11;
 
@@ -139,13 +140,20 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct LiveScreenHandle {
     live: tokio::sync::Mutex<Option<live::LiveScreen>>,
+    changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl LiveScreenHandle {
     pub fn new(live: live::LiveScreen) -> LiveScreenHandle {
         LiveScreenHandle {
+            changes: live.changes(),
             live: tokio::sync::Mutex::new(Some(live)),
         }
+    }
+
+    /// The generation a snapshot taken now would have, changing as the screen does.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     pub async fn snapshot(&self) -> Result<Snapshot, CaptureError> {

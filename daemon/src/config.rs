@@ -396,6 +396,20 @@ pub fn default_config_path() -> Option<PathBuf> {
     config_path_in(|name| std::env::var_os(name).map(PathBuf::from))
 }
 
+/// Where the store lives: `$XDG_DATA_HOME/deixis`, else `$HOME/.local/share/deixis`, from this
+/// process's environment; `None` when neither gives an absolute path.
+pub fn data_dir() -> Option<PathBuf> {
+    let lookup = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    let data_home = lookup("XDG_DATA_HOME")
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| {
+            lookup("HOME")
+                .filter(|home| home.is_absolute())
+                .map(|home| home.join(".local").join("share"))
+        })?;
+    Some(data_home.join("deixis"))
+}
+
 /// Why settings could not be loaded. Each error names where the bad input came from.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -5,10 +5,13 @@
 //! resolution (`resolve`: the baseline now, the model later), 7 answer (the CLI's output;
 //! D-Bus and the store come with the daemon).
 
+pub mod access;
 pub mod capture;
 pub mod config;
 pub mod pipeline;
 pub mod resolve;
 pub mod service;
+pub mod store;
+pub mod worker;
 
 pub mod eval;

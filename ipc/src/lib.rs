@@ -3,11 +3,15 @@
 //! object ([`Interface`]) that decodes calls into typed requests for it, and the client proxy.
 //!
 //! Only this crate knows D-Bus wire types; the daemon converts its core types to and from the
-//! plain structs here.
+//! plain structs here. Every method call first goes through [`Backend::authorize`] with the
+//! caller's unique bus name; the properties are open to every caller (they carry no screen
+//! content). A call with the wrong D-Bus signature never reaches the backend: zbus answers it
+//! with `org.freedesktop.DBus.Error.InvalidArgs`.
 
 use std::collections::HashMap;
 use std::future::Future;
 
+use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedValue, Value};
 
 /// Well-known bus name of the service on the session bus.
@@ -21,6 +25,12 @@ pub const ERROR_PREFIX: &str = "org.deixis.Deixis1.Error";
 
 /// Strings longer than this are refused with `TooLarge`.
 pub const MAX_STRING_BYTES: usize = 64 * 1024;
+/// An AccessKit tree update (JSON) longer than this is refused with `TooLarge`.
+pub const MAX_TREE_BYTES: usize = 8 * 1024 * 1024;
+/// At most this many entities in one `AddConversationEntities` or `SetBackgroundEntities` call.
+pub const MAX_ENTITIES: usize = 1000;
+/// At most this many fields in one entity.
+pub const MAX_FIELDS: usize = 64;
 
 /// The service's error replies (`org.deixis.Deixis1.Error.*`).
 #[derive(Debug, zbus::DBusError)]
@@ -72,14 +82,83 @@ pub struct Screen {
     pub entities: Vec<Candidate>,
 }
 
+/// A conversational or background entity as a client hands it over.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntityIn {
+    pub entity_type: String,
+    pub text: String,
+    pub fields: Vec<(String, String)>,
+    /// Seconds the entity lives; `None`: the service's default.
+    pub ttl_s: Option<u32>,
+}
+
+/// What `Forget` deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Conversation,
+    Background,
+    Screens,
+    Log,
+}
+
+impl Scope {
+    pub const NAMES: [&'static str; 5] = ["all", "conversation", "background", "screens", "log"];
+
+    pub fn from_name(name: &str) -> Result<Scope, Error> {
+        Ok(match name {
+            "all" => Scope::All,
+            "conversation" => Scope::Conversation,
+            "background" => Scope::Background,
+            "screens" => Scope::Screens,
+            "log" => Scope::Log,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown scope {:?}; use one of: {}",
+                    truncate(name, 64),
+                    Scope::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+}
+
+/// Who is calling: the connection the call came in on and the caller's unique bus name.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub connection: zbus::Connection,
+    pub sender: String,
+}
+
 /// What the service does; the daemon implements it. Futures are `Send` for zbus's executor.
 pub trait Backend: Send + Sync + 'static {
+    /// Refuses callers the service does not serve (`AccessDenied`); runs before every method.
+    fn authorize(&self, caller: &Caller) -> impl Future<Output = Result<(), Error>> + Send;
     fn resolve(
         &self,
+        caller: Caller,
         query: String,
         options: ResolveOptions,
     ) -> impl Future<Output = Result<Vec<Candidate>, Error>> + Send;
     fn current_screen(&self) -> impl Future<Output = Result<Screen, Error>> + Send;
+    /// Replaces (or with an empty update, clears) the caller's tree for `app_id`.
+    fn push_tree(
+        &self,
+        caller: Caller,
+        app_id: String,
+        tree_update_json: String,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Stores the entities; returns their ids. Returns once they are on disk.
+    fn add_conversation_entities(
+        &self,
+        entities: Vec<EntityIn>,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// Replaces the background entities.
+    fn set_background_entities(
+        &self,
+        entities: Vec<EntityIn>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn forget(&self, scope: Scope) -> impl Future<Output = Result<(), Error>> + Send;
     fn version(&self) -> String;
     fn model(&self) -> String;
     fn status(&self) -> String;
@@ -96,22 +175,25 @@ impl<B: Backend> Interface<B> {
         &self,
         query: String,
         options: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
     ) -> Result<Vec<HashMap<String, OwnedValue>>, Error> {
-        if query.len() > MAX_STRING_BYTES {
-            return Err(Error::TooLarge(format!(
-                "query is {} bytes; the limit is {MAX_STRING_BYTES}",
-                query.len()
-            )));
-        }
+        let caller = self.caller(&header, connection).await?;
+        check_len("query", &query, MAX_STRING_BYTES)?;
         let options = decode_options(&options)?;
-        let answer = self.0.resolve(query, options).await?;
+        let answer = self.0.resolve(caller, query, options).await?;
         answer.iter().map(encode).collect()
     }
 
     async fn current_screen(
         &self,
-        _options: HashMap<String, OwnedValue>,
+        options: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
     ) -> Result<(String, String, Vec<HashMap<String, OwnedValue>>), Error> {
+        // No options are defined yet; unknown keys are ignored.
+        let _ = options;
+        self.caller(&header, connection).await?;
         let screen = self.0.current_screen().await?;
         let entities = screen
             .entities
@@ -120,6 +202,60 @@ impl<B: Backend> Interface<B> {
             .collect::<Result<_, _>>()?;
         Ok((screen.snapshot_id, screen.parse, entities))
     }
+
+    async fn push_tree(
+        &self,
+        app_id: String,
+        tree_update_json: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> Result<(), Error> {
+        let caller = self.caller(&header, connection).await?;
+        check_len("app_id", &app_id, MAX_STRING_BYTES)?;
+        check_len("tree_update_json", &tree_update_json, MAX_TREE_BYTES)?;
+        self.0.push_tree(caller, app_id, tree_update_json).await
+    }
+
+    async fn add_conversation_entities(
+        &self,
+        entities: Vec<HashMap<String, OwnedValue>>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> Result<Vec<String>, Error> {
+        self.caller(&header, connection).await?;
+        let entities = decode_entities(&entities)?;
+        self.0.add_conversation_entities(entities).await
+    }
+
+    async fn set_background_entities(
+        &self,
+        entities: Vec<HashMap<String, OwnedValue>>,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> Result<(), Error> {
+        self.caller(&header, connection).await?;
+        let entities = decode_entities(&entities)?;
+        self.0.set_background_entities(entities).await
+    }
+
+    async fn forget(
+        &self,
+        scope: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> Result<(), Error> {
+        self.caller(&header, connection).await?;
+        let scope = Scope::from_name(&scope)?;
+        self.0.forget(scope).await
+    }
+
+    /// The screen changed; never carries screen content.
+    #[zbus(signal)]
+    pub async fn screen_changed(
+        emitter: &SignalEmitter<'_>,
+        snapshot_id: &str,
+        app: &str,
+    ) -> zbus::Result<()>;
 
     #[zbus(property)]
     fn version(&self) -> String {
@@ -142,6 +278,26 @@ impl<B: Backend> Interface<B> {
     }
 }
 
+impl<B: Backend> Interface<B> {
+    /// The caller, authorized.
+    async fn caller(
+        &self,
+        header: &zbus::message::Header<'_>,
+        connection: &zbus::Connection,
+    ) -> Result<Caller, Error> {
+        let sender = header
+            .sender()
+            .map(|s| s.to_string())
+            .ok_or_else(|| Error::AccessDenied("the call has no sender".into()))?;
+        let caller = Caller {
+            connection: connection.clone(),
+            sender,
+        };
+        self.0.authorize(&caller).await?;
+        Ok(caller)
+    }
+}
+
 /// Client side of the interface.
 #[zbus::proxy(
     interface = "org.deixis.Deixis1",
@@ -160,11 +316,122 @@ pub trait Deixis1 {
         options: HashMap<&str, Value<'_>>,
     ) -> zbus::Result<(String, String, Vec<HashMap<String, OwnedValue>>)>;
 
+    fn push_tree(&self, app_id: &str, tree_update_json: &str) -> zbus::Result<()>;
+
+    fn add_conversation_entities(
+        &self,
+        entities: Vec<HashMap<&str, Value<'_>>>,
+    ) -> zbus::Result<Vec<String>>;
+
+    fn set_background_entities(&self, entities: Vec<HashMap<&str, Value<'_>>>) -> zbus::Result<()>;
+
+    fn forget(&self, scope: &str) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    fn screen_changed(&self, snapshot_id: &str, app: &str) -> zbus::Result<()>;
+
     #[zbus(property)]
     fn version(&self) -> zbus::Result<String>;
 
     #[zbus(property)]
+    fn model(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
     fn status(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
+    fn capture_sources(&self) -> zbus::Result<Vec<String>>;
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn check_len(what: &str, s: &str, max: usize) -> Result<(), Error> {
+    if s.len() > max {
+        return Err(Error::TooLarge(format!(
+            "{what} is {} bytes; the limit is {max}",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Looks through one level of variant (`v` holding `v`).
+fn unwrap_variant<'a>(value: &'a Value<'a>) -> &'a Value<'a> {
+    match value {
+        Value::Value(inner) => inner.as_ref(),
+        v => v,
+    }
+}
+
+/// Decodes the entities of `AddConversationEntities` and `SetBackgroundEntities`. Unknown keys
+/// are ignored; known keys with the wrong type are `InvalidArgument`.
+pub fn decode_entities(entities: &[HashMap<String, OwnedValue>]) -> Result<Vec<EntityIn>, Error> {
+    if entities.len() > MAX_ENTITIES {
+        return Err(Error::TooLarge(format!(
+            "{} entities in one call; the limit is {MAX_ENTITIES}",
+            entities.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(entities.len());
+    for (n, entity) in entities.iter().enumerate() {
+        let wrong = |key: &str, want: &str| {
+            Error::InvalidArgument(format!("entity {n}: {key:?} must be {want}"))
+        };
+        let mut e = EntityIn::default();
+        for (key, value) in entity {
+            let value = unwrap_variant(value);
+            match key.as_str() {
+                "type" | "text" => {
+                    let Value::Str(s) = value else {
+                        return Err(wrong(key, "a string"));
+                    };
+                    check_len(&format!("entity {n}: {key:?}"), s, MAX_STRING_BYTES)?;
+                    if key == "type" {
+                        e.entity_type = s.to_string();
+                    } else {
+                        e.text = s.to_string();
+                    }
+                }
+                "ttl_s" => match value {
+                    Value::U32(t) => e.ttl_s = Some(*t),
+                    _ => return Err(wrong(key, "a u32")),
+                },
+                "fields" => {
+                    let fields: HashMap<String, String> = OwnedValue::try_from(value.clone())
+                        .ok()
+                        .and_then(|v| HashMap::<String, String>::try_from(v).ok())
+                        .ok_or_else(|| wrong(key, "a string map, a{ss}"))?;
+                    if fields.len() > MAX_FIELDS {
+                        return Err(Error::TooLarge(format!(
+                            "entity {n}: {} fields; the limit is {MAX_FIELDS}",
+                            fields.len()
+                        )));
+                    }
+                    let mut fields: Vec<(String, String)> = fields.into_iter().collect();
+                    fields.sort();
+                    for (k, v) in &fields {
+                        check_len(&format!("entity {n}: field"), k, MAX_STRING_BYTES)?;
+                        check_len(&format!("entity {n}: field {k:?}"), v, MAX_STRING_BYTES)?;
+                    }
+                    e.fields = fields;
+                }
+                _ => {}
+            }
+        }
+        if e.text.trim().is_empty() && e.fields.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "entity {n} has neither text nor fields"
+            )));
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
 
 fn wrong(key: &str, want: &str) -> Error {
@@ -175,12 +442,7 @@ fn wrong(key: &str, want: &str) -> Error {
 pub fn decode_options(options: &HashMap<String, OwnedValue>) -> Result<ResolveOptions, Error> {
     let mut out = ResolveOptions::default();
     for (key, value) in options {
-        let value: &Value<'_> = value;
-        // A variant inside the variant (`v` holding `v`) is looked through once.
-        let value = match value {
-            Value::Value(inner) => inner.as_ref(),
-            v => v,
-        };
+        let value = unwrap_variant(value);
         match key.as_str() {
             "max_results" => match value {
                 Value::U32(n) => out.max_results = Some(*n),

@@ -168,6 +168,9 @@ pub struct Element {
     pub window: String,
     pub parent: Option<ElementId>,
     pub origin: Origin,
+    /// Named fields of an entity without a box ("number": "555-0100"), shown in the prompt's
+    /// entity list.
+    pub fields: Vec<(String, String)>,
 }
 
 impl Element {
@@ -187,6 +190,7 @@ impl Element {
             window: String::new(),
             parent: None,
             origin: Origin::Conversational,
+            fields: Vec::new(),
         }
     }
 

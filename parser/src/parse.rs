@@ -196,6 +196,63 @@ pub fn parse(screen: &Screen, config: &ParseConfig) -> (ScreenParse, Vec<Diagnos
     (parse, diagnostics)
 }
 
+/// Adds elements without a box (conversation and background entities) to a parsed screen
+/// without parsing it again: the screen's text, lines, clusters and numbering stay as they are
+/// (so a model's cached prefix stays valid), and the result equals parsing the whole screen
+/// again when it is under the element cap. Sensitive text is dropped and repeated ids are left
+/// out, as `Screen::new` does.
+pub fn with_boxless(
+    screen: &Screen,
+    parse: &ScreenParse,
+    extra: &[Element],
+    config: &ParseConfig,
+) -> (Screen, ScreenParse) {
+    let mut screen = screen.clone();
+    let mut parse = parse.clone();
+    let mut ids: std::collections::HashSet<_> = screen.elements.iter().map(|e| e.id).collect();
+    let mut boxless: Vec<usize> = parse.boxless.clone();
+    boxless.sort_unstable();
+    for e in extra {
+        if !ids.insert(e.id) {
+            continue;
+        }
+        let mut e = Element {
+            bounds: None,
+            ..e.clone()
+        };
+        if e.is_sensitive() {
+            e.text.clear();
+            e.description.clear();
+        }
+        let (text, _) = clean(&e.text, config.max_text_chars);
+        let shown = if text.is_empty() {
+            stand_in(&e, config.max_text_chars)
+        } else {
+            text
+        };
+        boxless.push(screen.elements.len());
+        screen.elements.push(e);
+        parse.shown.push(shown);
+        parse.clusters.of.push(None);
+    }
+    // The same draws as `parse`: the onscreen shuffle first, then the boxless one.
+    let onscreen = parse.candidates.len() - parse.boxless.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut skip: Vec<usize> = (0..onscreen).collect();
+    skip.shuffle(&mut rng);
+    boxless.shuffle(&mut rng);
+    parse.candidates.truncate(onscreen);
+    for (k, &i) in boxless.iter().enumerate() {
+        parse.candidates.push(Candidate {
+            number: onscreen + k + 1,
+            element: i,
+            entity: None,
+        });
+    }
+    parse.boxless = boxless;
+    (screen, parse)
+}
+
 /// Indices of the elements to parse: all, or when there are more than `max`, those with
 /// something to show first, in screen order.
 fn select(screen: &Screen, max: usize, diagnostics: &mut Vec<Diagnostic>) -> Vec<usize> {

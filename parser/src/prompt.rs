@@ -73,6 +73,11 @@ pub fn entities(screen: &Screen, parse: &ScreenParse, max_text_chars: usize) -> 
         if !description.is_empty() {
             text.push_str(&format!(" | description: {description}"));
         }
+        for (field, value) in &e.fields {
+            let field = clean(field, 40).0;
+            let value = clean(value, max_text_chars).0;
+            text.push_str(&format!(" | {field}: {value}"));
+        }
         text.push('\n');
     }
     text

@@ -71,6 +71,27 @@ enum Command {
         #[arg(long)]
         all_windows: bool,
     },
+    /// What the running deixisd sees now: its onscreen parse and entities.
+    Screen {
+        /// Print the D-Bus reply as JSON: {"snapshot_id", "parse", "entities"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The running deixisd's version, resolver, status and capture sources.
+    Status {
+        /// Print the properties as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running deixisd delete what it keeps, from memory and disk.
+    Forget {
+        /// What to delete.
+        #[arg(value_enum)]
+        scope: ScopeArg,
+        /// Print {"forgotten": SCOPE} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Score a resolver on eval files (JSONL, one case a line).
     Eval {
         #[command(flatten)]
@@ -91,6 +112,27 @@ struct ResolverArgs {
     /// Model directory (default: the config's model.path, else the shipped model).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    All,
+    Conversation,
+    Background,
+    Screens,
+    Log,
+}
+
+impl ScopeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ScopeArg::All => "all",
+            ScopeArg::Conversation => "conversation",
+            ScopeArg::Background => "background",
+            ScopeArg::Screens => "screens",
+            ScopeArg::Log => "log",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -245,6 +287,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Screen { json } => screen_via_daemon(json),
+        Command::Status { json } => status_via_daemon(json),
+        Command::Forget { scope, json } => forget_via_daemon(scope, json),
         Command::Eval { json, files, .. } => {
             let resolver = load_resolver(&settings)?;
             let mut reports = Vec::new();
@@ -278,30 +323,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Asks the running deixisd on the session bus, and prints its answer as `resolve` does.
-fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()> {
-    use zbus::zvariant::{OwnedValue, Value};
+/// Calls the running deixisd on the session bus; errors say how to start one, or what the
+/// daemon answered.
+fn call_daemon<T, F>(call: impl FnOnce(deixis_ipc::Deixis1Proxy<'static>) -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = zbus::Result<T>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let no_daemon = || {
         user(anyhow!(
-            "no deixisd on the session bus: start one with `deixisd` (or `deixisd --screen FILE`), \
-             or give resolve --screen FILE"
+            "no deixisd on the session bus: start one with `deixisd` (or `deixisd --screen FILE`; \
+             with the package installed, `systemctl --user start deixisd`)"
         ))
     };
-    let answer = runtime.block_on(async {
+    runtime.block_on(async {
         let conn = zbus::Connection::session().await.map_err(|_| no_daemon())?;
         let proxy = deixis_ipc::Deixis1Proxy::new(&conn)
             .await
             .map_err(|_| no_daemon())?;
-        let mut options = std::collections::HashMap::new();
-        options.insert(
-            "max_results",
-            Value::from(u32::try_from(max).unwrap_or(u32::MAX)),
-        );
-        match proxy.resolve(query, options).await {
+        match call(proxy).await {
             Ok(answer) => Ok(answer),
             Err(zbus::Error::MethodError(name, message, _)) => {
                 let name = name.as_str();
@@ -316,36 +359,57 @@ fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()>
                     )))
                 }
             }
+            Err(zbus::Error::FDO(e)) => match *e {
+                zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_) => {
+                    Err(no_daemon())
+                }
+                e => Err(user(anyhow!("deixisd: {e}"))),
+            },
             Err(e) => Err(anyhow::Error::new(e).context("calling deixisd")),
         }
+    })
+}
+
+/// A candidate of a D-Bus answer (`a{sv}`) as JSON.
+fn candidate_json(
+    c: &std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+) -> serde_json::Value {
+    use zbus::zvariant::Value;
+    let get = |k: &str| -> Option<Value<'static>> {
+        c.get(k).and_then(|v| v.try_clone().ok()).map(Value::from)
+    };
+    let text = |k: &str| match get(k) {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let bounds = c
+        .get("bounds")
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| <(i32, i32, i32, i32)>::try_from(v).ok())
+        .map(|(x, y, w, h)| [x, y, w, h]);
+    let score = match get("score") {
+        Some(Value::F64(x)) => x,
+        _ => 0.0,
+    };
+    let selected = matches!(get("selected"), Some(Value::Bool(true)));
+    serde_json::json!({
+        "id": text("id"), "kind": text("kind"), "type": text("type"), "text": text("text"),
+        "app": text("app"), "bounds": bounds, "score": score, "selected": selected,
+    })
+}
+
+/// Asks the running deixisd, and prints its answer as `resolve` does.
+fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()> {
+    let query = query.to_owned();
+    let answer = call_daemon(|proxy| async move {
+        let mut options = std::collections::HashMap::new();
+        options.insert(
+            "max_results",
+            zbus::zvariant::Value::from(u32::try_from(max).unwrap_or(u32::MAX)),
+        );
+        proxy.resolve(&query, options).await
     })?;
-    let get =
-        |c: &std::collections::HashMap<String, OwnedValue>, k: &str| -> Option<Value<'static>> {
-            c.get(k).and_then(|v| v.try_clone().ok()).map(Value::from)
-        };
-    let rows: Vec<serde_json::Value> = answer
-        .iter()
-        .map(|c| {
-            let text = |k: &str| match get(c, k) {
-                Some(Value::Str(s)) => s.to_string(),
-                _ => String::new(),
-            };
-            let bounds = c
-                .get("bounds")
-                .and_then(|v| v.try_clone().ok())
-                .and_then(|v| <(i32, i32, i32, i32)>::try_from(v).ok())
-                .map(|(x, y, w, h)| [x, y, w, h]);
-            let score = match get(c, "score") {
-                Some(Value::F64(x)) => x,
-                _ => 0.0,
-            };
-            let selected = matches!(get(c, "selected"), Some(Value::Bool(true)));
-            serde_json::json!({
-                "id": text("id"), "kind": text("kind"), "type": text("type"), "text": text("text"),
-                "app": text("app"), "bounds": bounds, "score": score, "selected": selected,
-            })
-        })
-        .collect();
+    let rows: Vec<serde_json::Value> = answer.iter().map(candidate_json).collect();
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::json!({ "candidates": rows }))?;
@@ -358,6 +422,65 @@ fn resolve_via_daemon(query: &str, max: usize, json: bool) -> anyhow::Result<()>
         writeln!(out, "none of the candidates")?;
     }
     write_table(&mut out, &rows)
+}
+
+/// `deixis screen`: the daemon's current screen.
+fn screen_via_daemon(json: bool) -> anyhow::Result<()> {
+    let (id, parse, entities) = call_daemon(|proxy| async move {
+        proxy.current_screen(std::collections::HashMap::new()).await
+    })?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let entities: Vec<serde_json::Value> = entities.iter().map(candidate_json).collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "snapshot_id": id, "parse": parse, "entities": entities })
+        )?;
+    } else {
+        writeln!(out, "{parse}")?;
+    }
+    Ok(())
+}
+
+/// `deixis status`: the daemon's properties.
+fn status_via_daemon(json: bool) -> anyhow::Result<()> {
+    let (version, model, status, sources) = call_daemon(|proxy| async move {
+        Ok((
+            proxy.version().await?,
+            proxy.model().await?,
+            proxy.status().await?,
+            proxy.capture_sources().await?,
+        ))
+    })?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "version": version, "model": model, "status": status, "capture_sources": sources,
+            })
+        )?;
+    } else {
+        writeln!(out, "status\t{status}")?;
+        writeln!(out, "version\t{version}")?;
+        writeln!(out, "model\t{model}")?;
+        writeln!(out, "capture sources\t{}", sources.join(", "))?;
+    }
+    Ok(())
+}
+
+/// `deixis forget SCOPE`.
+fn forget_via_daemon(scope: ScopeArg, json: bool) -> anyhow::Result<()> {
+    call_daemon(|proxy| async move { proxy.forget(scope.name()).await })?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::json!({ "forgotten": scope.name() }))?;
+    } else {
+        writeln!(out, "forgot {}", scope.name())?;
+    }
+    Ok(())
 }
 
 /// A live snapshot from the accessibility bus, as a screen file case. Diagnostics go to stderr.

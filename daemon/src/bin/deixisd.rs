@@ -1,5 +1,6 @@
 //! `deixisd`: the deixis service on the session bus (`org.deixis.Deixis1`). Parses the command
-//! line, loads the config, sets up logging and calls `service::run` until SIGTERM or SIGINT.
+//! line, loads the config, sets up logging and calls `service::run` until SIGTERM or SIGINT;
+//! SIGHUP reads the config again (a config with errors is reported and the old one kept).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use deixis_daemon::config::{self, Sources};
-use deixis_daemon::service::{self, Source};
+use deixis_daemon::service::{self, Control, Source};
 use deixis_parser::format::read_screen_file;
 
 #[derive(Debug, Parser)]
@@ -45,9 +46,11 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .init();
-    match serve(cli, settings) {
+    let config_file = cli.config.clone();
+    match serve(cli, settings, config_file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("deixisd: {e:#}");
@@ -56,7 +59,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(cli: Cli, settings: config::Settings) -> anyhow::Result<()> {
+fn serve(cli: Cli, settings: config::Settings, config_file: Option<PathBuf>) -> anyhow::Result<()> {
     let source = match &cli.screen {
         Some(path) => {
             let bytes =
@@ -74,18 +77,33 @@ fn serve(cli: Cli, settings: config::Settings) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(term) => term,
-                    Err(_) => return std::future::pending().await,
-                };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+        let (control, requests) = tokio::sync::mpsc::channel(4);
+        let signals = async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = hup.recv() => {
+                        match config::load(&Sources::from_process(config_file.as_deref())) {
+                            Ok(settings) => {
+                                let _ = control.send(Control::Reload(Box::new(settings))).await;
+                            }
+                            Err(e) => tracing::error!("config not reloaded: {e}"),
+                        }
+                    }
+                }
             }
+            let _ = control.send(Control::Shutdown).await;
         };
-        service::run(settings, source, shutdown)
+        tokio::spawn(signals);
+        service::run(settings, source, requests)
             .await
             .context("serving")
     })

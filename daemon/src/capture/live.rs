@@ -15,7 +15,7 @@ use atspi::events::{Event, FocusEvents, ObjectEvents, WindowEvents};
 use atspi::{ObjectRefOwned, State as AtspiState};
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::tree::{self, Tree};
@@ -39,6 +39,8 @@ enum Command {
 #[derive(Debug)]
 pub struct LiveScreen {
     commands: mpsc::Sender<Command>,
+    /// The generation after each change.
+    changes: watch::Receiver<u64>,
     task: JoinHandle<Accessibility>,
     /// Moves events from the bus to the actor, always reading, so the connection never stalls.
     pump: JoinHandle<()>,
@@ -94,7 +96,9 @@ impl Accessibility {
             .map(|n| n.to_string())
             .ok();
         let (commands, receiver) = mpsc::channel(CAPACITY);
+        let (changed, changes) = watch::channel(0);
         let state = State {
+            changed,
             tree,
             config,
             size,
@@ -106,6 +110,7 @@ impl Accessibility {
         let task = tokio::spawn(run(self, state, event_queue, receiver));
         Ok(LiveScreen {
             commands,
+            changes,
             task,
             pump,
         })
@@ -121,6 +126,11 @@ impl LiveScreen {
             .await
             .map_err(|_| CaptureError::Stopped)?;
         answer.await.map_err(|_| CaptureError::Stopped)
+    }
+
+    /// Changes as they happen: the value is the generation a snapshot taken now would have.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     /// Stops listening and restores what connecting changed.
@@ -146,6 +156,8 @@ struct State {
     overflow: Arc<AtomicBool>,
     /// Events applied so far.
     generation: u64,
+    /// Tells watchers the generation after each change.
+    changed: watch::Sender<u64>,
 }
 
 async fn run(
@@ -202,12 +214,14 @@ impl State {
         if let Ok((tree, _, _)) = bus.walk(&self.config).await {
             self.tree.replace(tree);
             self.generation += 1;
+            self.changed.send_replace(self.generation);
         }
     }
 
     /// Mends the tree after one event.
     async fn apply(&mut self, bus: &Accessibility, event: Event) {
         self.generation += 1;
+        self.changed.send_replace(self.generation);
         let config = self.config.clone();
         let reader = bus.reader(&config);
         match event {

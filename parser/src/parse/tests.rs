@@ -689,3 +689,38 @@ proptest! {
         let _ = read_screen_file(text.as_bytes());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Adding conversation entities to a parsed screen equals parsing everything again, and
+    /// leaves the screen's text and numbering alone.
+    #[test]
+    fn with_boxless_equals_a_full_parse(
+        elements in prop::collection::vec(arb_element(), 0..60),
+        extra in prop::collection::vec(arb_element(), 0..8),
+        seed in any::<u64>(),
+    ) {
+        let config = ParseConfig { seed, ..ParseConfig::default() };
+        let screen = Screen::new(None, elements, &mut Vec::new());
+        let (base, _) = parse(&screen, &config);
+        let extra: Vec<Element> = extra
+            .into_iter()
+            .map(|mut e| {
+                e.id = crate::ElementId(e.id.0 + (1 << 40));
+                e.bounds = None;
+                e
+            })
+            .collect();
+        let (added_screen, added) = with_boxless(&screen, &base, &extra, &config);
+        let mut all = screen.elements.clone();
+        all.extend(extra.iter().cloned());
+        let whole = Screen::new(Some(screen.size), all, &mut Vec::new());
+        let (full, _) = parse(&whole, &config);
+        prop_assert_eq!(&added_screen.elements, &whole.elements);
+        prop_assert_eq!(&added, &full);
+        prop_assert_eq!(&added.text, &base.text);
+        let onscreen = base.candidates.len() - base.boxless.len();
+        prop_assert_eq!(&added.candidates[..onscreen], &base.candidates[..onscreen]);
+    }
+}
