@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use deixis_daemon::capture::{Accessibility, BusAddresses, CaptureConfig};
 
+mod common;
+use common::{cpu_time, pick};
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (cold_runs, warm_runs, idle) = if quick {
@@ -54,9 +57,9 @@ fn main() {
             assert_eq!(snapshot.elements.len(), elements, "a static screen changed");
         }
 
-        let cpu_before = cpu_time();
+        let cpu_before = cpu_time("self");
         tokio::time::sleep(idle).await;
-        let cpu = cpu_time().saturating_sub(cpu_before);
+        let cpu = cpu_time("self").saturating_sub(cpu_before);
         live.stop().await.expect("stop");
 
         println!(
@@ -77,9 +80,7 @@ fn main() {
 
 fn report(what: &str, samples: &mut [Duration], per: usize) {
     samples.sort();
-    let pick =
-        |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
-    let (p50, p95) = (pick(0.5), pick(0.95));
+    let (p50, p95) = (pick(samples, 0.5), pick(samples, 0.95));
     println!(
         "{what}: n={} p50 {:.2} ms, p95 {:.2} ms, {:.1} us per node",
         samples.len(),
@@ -87,20 +88,6 @@ fn report(what: &str, samples: &mut [Duration], per: usize) {
         p95.as_secs_f64() * 1e3,
         p50.as_secs_f64() * 1e6 / per.max(1) as f64
     );
-}
-
-/// This process's user + system CPU time, from /proc/self/stat (clock ticks of 1/100 s).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the state letter.
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
 }
 
 /// The desktop measured on, stopped at the end if this process started it.

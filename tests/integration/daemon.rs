@@ -592,6 +592,29 @@ fn every_method_answers_busctl_gdbus_and_our_client() {
     let run = Run::of(cmd.args(["screen"])).code(0);
     assert!(!run.stdout.contains("Sushi Zen"), "{}", run.stdout);
 
+    // The other client for each method: gdbus for CurrentScreen, PushTree and
+    // AddConversationEntities, busctl for SetBackgroundEntities and Forget.
+    let out = bus.gdbus("CurrentScreen", &["{}"]);
+    assert!(text(&out).contains("Ada Lovelace"), "{}", text(&out));
+    let out = bus.gdbus(
+        "PushTree",
+        &["org.example.Gdbus", &tree_json("Gdbus button")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = bus.gdbus(
+        "AddConversationEntities",
+        &["[{'type': <'person'>, 'text': <'Grace Hopper'>}]"],
+    );
+    assert!(text(&out).starts_with("(['"), "{}", text(&out));
+    let out = bus.call(
+        "SetBackgroundEntities",
+        "aa{sv}",
+        &["1", "1", "text", "s", "Timer 5 min"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = bus.call("Forget", "s", &["log"]);
+    assert!(out.status.success(), "{}", text(&out));
+
     // Properties, by busctl.
     let props = bus.busctl(&[
         "get-property",
@@ -992,7 +1015,12 @@ fn clients_allow_is_enforced_and_reloaded_on_sighup() {
 #[test]
 fn pushed_trees_belong_to_their_sender() {
     let bus = Bus::start();
-    let daemon = bus.daemon(CONTACT);
+    let data = tempfile::tempdir().expect("data");
+    let daemon = bus.daemon_in(
+        CONTACT,
+        data.path(),
+        &[("DEIXIS_CAPTURE_EXCLUDE_APPS", "keepassxc")],
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1010,6 +1038,7 @@ fn pushed_trees_belong_to_their_sender() {
         pb.push_tree("app", "").await.expect("clear");
         let (_, parse, _) = pb.current_screen(HashMap::new()).await.expect("screen");
         assert!(parse.contains("Tree-Of-A"), "{parse}");
+        assert!(!parse.contains("Secret-Vault"), "{parse}");
         // A leaves the bus: its tree goes.
         drop(pa);
         a.close().await.expect("close");
@@ -1081,4 +1110,79 @@ fn the_committed_introspection_matches_the_running_service() {
         "the interface changed: run with UPDATE_EXPECT=1 and commit packaging/org.deixis.Deixis1.xml"
     );
     daemon.stop();
+}
+
+#[test]
+fn password_text_is_never_stored_or_served() {
+    let bus = Bus::start();
+    let data = tempfile::tempdir().expect("data");
+    let daemon = bus.daemon_in(
+        "parser/testdata/screens/open_email.json",
+        data.path(),
+        &[
+            ("DEIXIS_LOG_CONTENT", "true"),
+            ("DEIXIS_LOG_LEVEL", "debug"),
+        ],
+    );
+    let out = bus.call("CurrentScreen", "a{sv}", &["0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("hunter2"), "{}", text(&out));
+    let out = bus.resolve("type the master password", &[]);
+    assert!(out.status.success() && !text(&out).contains("hunter2"));
+    // The parse is on disk within sled's flush interval; the password is not.
+    std::thread::sleep(Duration::from_millis(1500));
+    let bytes = all_bytes(data.path());
+    assert!(contains(&bytes, "Meeting on Tuesday") || contains(&bytes, "Tuesday"));
+    assert!(!contains(&bytes, "hunter2"));
+    let log = daemon.stop();
+    assert!(!log.contains("hunter2"), "not even with [log] content on");
+}
+
+#[test]
+fn sigterm_under_load_answers_or_refuses_every_call_and_exits_cleanly() {
+    let bus = Bus::start();
+    let daemon = bus.daemon(CONTACT);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pid = daemon.child.id();
+    let outcomes = runtime.block_on(async {
+        let conn = bus.connect().await;
+        let mut calls = Vec::new();
+        for n in 0..100 {
+            let conn = conn.clone();
+            calls.push(tokio::spawn(async move {
+                let proxy = deixis_ipc::Deixis1Proxy::new(&conn).await.expect("proxy");
+                let q = if n % 2 == 0 {
+                    "email her"
+                } else {
+                    "call her work number"
+                };
+                tokio::time::timeout(Duration::from_secs(10), proxy.resolve(q, HashMap::new()))
+                    .await
+                    .map(|r| r.is_ok())
+            }));
+            if n == 50 {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        let mut out = Vec::new();
+        for c in calls {
+            out.push(c.await.expect("task"));
+        }
+        out
+    });
+    // Every call got an answer or an error; none hung.
+    assert!(
+        outcomes.iter().all(|o| o.is_ok()),
+        "a call hung: {outcomes:?}"
+    );
+    assert!(outcomes.contains(&Ok(true)));
+    let mut daemon = daemon;
+    let status = daemon.child.wait().expect("wait");
+    assert!(status.success(), "{}", daemon.log());
 }

@@ -595,3 +595,92 @@ fn connecting_turns_accessibility_on_and_restoring_turns_it_back_off() {
         assert_eq!(status("IsEnabled"), "b true");
     });
 }
+
+#[test]
+fn the_daemon_serves_the_live_screen_and_announces_changes() {
+    use futures_util::StreamExt;
+    use std::collections::HashMap;
+
+    let desktop = Desktop::start("gtk3-widget-factory");
+    let data = tempfile::tempdir().expect("data dir");
+    let log = tempfile::NamedTempFile::new().expect("log");
+    let mut cmd = desktop.command(crate::support::deixisd());
+    // `command` sets HOME to the desktop's; the store goes to its own directory.
+    cmd.env("XDG_DATA_HOME", data.path())
+        .env("DEIXIS_CAPTURE_ALL_WINDOWS", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log.reopen().expect("log")));
+    let mut daemon = cmd.spawn().expect("start deixisd");
+    let address = desktop
+        .env
+        .iter()
+        .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
+        .map(|(_, v)| v.clone())
+        .expect("session bus");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let result = runtime.block_on(async {
+        let conn = zbus::connection::Builder::address(address.as_str())
+            .expect("address")
+            .build()
+            .await
+            .expect("connect");
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.expect("dbus");
+        let name = zbus::names::BusName::try_from("org.deixis.Deixis1").expect("name");
+        let start = Instant::now();
+        while !dbus.name_has_owner(name.clone()).await.unwrap_or(false) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "deixisd never owned its name:\n{}",
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let proxy = deixis_ipc::Deixis1Proxy::new(&conn).await.expect("proxy");
+        let sources = proxy.capture_sources().await.expect("sources");
+        assert!(sources.contains(&"atspi".to_owned()), "{sources:?}");
+        let (first, parse, entities) = proxy.current_screen(HashMap::new()).await.expect("screen");
+        assert!(!entities.is_empty() && !parse.is_empty(), "{parse}");
+        let mut signals = proxy.receive_screen_changed().await.expect("signals");
+        let mut key = desktop.command(Command::new("timeout"));
+        key.args([
+            "10",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--class",
+        ])
+        .args(["gtk3-widget-factory", "windowfocus", "--sync", "key", "Tab"]);
+        let status = tokio::task::spawn_blocking(move || key.status())
+            .await
+            .expect("join");
+        assert!(status.is_ok_and(|s| s.success()), "xdotool key Tab");
+        let signal = tokio::time::timeout(Duration::from_secs(5), signals.next())
+            .await
+            .expect("ScreenChanged after Tab")
+            .expect("signal");
+        let args = signal.args().expect("args");
+        assert_ne!(*args.snapshot_id(), first);
+        assert_eq!(*args.app(), "gtk3-widget-factory");
+        let answer = proxy
+            .resolve("the focused button", HashMap::new())
+            .await
+            .expect("resolve");
+        assert!(!answer.is_empty());
+        first
+    });
+    assert!(!result.is_empty());
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().expect("wait");
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(log.path()).unwrap_or_default()
+    );
+}
