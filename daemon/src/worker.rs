@@ -120,14 +120,6 @@ impl Worker {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
-}
-
 impl Thread {
     fn run(&mut self, job: Job) {
         match job {
@@ -177,7 +169,7 @@ impl Thread {
                         took: start.elapsed(),
                     }
                 }))
-                .map_err(|panic| WorkerError::Panicked(panic_message(&*panic)));
+                .map_err(|panic| WorkerError::Panicked(crate::panic_message(&*panic)));
                 let _ = reply.send(result);
             }
         }

@@ -77,6 +77,22 @@ impl Desktop {
         self.launched.push(child);
     }
 
+    /// xdotool pressing Tab in the window of class `class` (within 10 s).
+    fn tab_in(&self, class: &str) -> Command {
+        let mut key = self.command(Command::new("timeout"));
+        key.args([
+            "10",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--class",
+            class,
+        ])
+        .args(["windowfocus", "--sync", "key", "Tab"]);
+        key
+    }
+
     fn capture_json(&self) -> (Run, serde_json::Value) {
         let mut cmd = self.command(deixis());
         cmd.args(["capture", "--json", "--all-windows"]);
@@ -276,11 +292,7 @@ fn an_event_updates_the_live_screen_within_100_ms() {
         all_windows: true,
         ..CaptureConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
         let bus = Accessibility::connect_to(&addresses, &config)
             .await
@@ -297,20 +309,7 @@ fn an_event_updates_the_live_screen_within_100_ms() {
         let mut latencies = Vec::new();
         let mut last = before.clone();
         for _ in 0..5 {
-            let mut key = desktop.command(Command::new("timeout"));
-            key.args([
-                "10",
-                "xdotool",
-                "search",
-                "--sync",
-                "--onlyvisible",
-                "--class",
-                "gtk3-widget-factory",
-                "windowfocus",
-                "--sync",
-                "key",
-                "Tab",
-            ]);
+            let mut key = desktop.tab_in("gtk3-widget-factory");
             let status = tokio::task::spawn_blocking(move || key.status())
                 .await
                 .expect("join");
@@ -617,11 +616,7 @@ fn the_daemon_serves_the_live_screen_and_announces_changes() {
         .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
         .map(|(_, v)| v.clone())
         .expect("session bus");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     let result = runtime.block_on(async {
         let conn = zbus::connection::Builder::address(address.as_str())
             .expect("address")
@@ -645,16 +640,7 @@ fn the_daemon_serves_the_live_screen_and_announces_changes() {
         let (first, parse, entities) = proxy.current_screen(HashMap::new()).await.expect("screen");
         assert!(!entities.is_empty() && !parse.is_empty(), "{parse}");
         let mut signals = proxy.receive_screen_changed().await.expect("signals");
-        let mut key = desktop.command(Command::new("timeout"));
-        key.args([
-            "10",
-            "xdotool",
-            "search",
-            "--sync",
-            "--onlyvisible",
-            "--class",
-        ])
-        .args(["gtk3-widget-factory", "windowfocus", "--sync", "key", "Tab"]);
+        let mut key = desktop.tab_in("gtk3-widget-factory");
         let status = tokio::task::spawn_blocking(move || key.status())
             .await
             .expect("join");

@@ -202,3 +202,12 @@ pub fn screen_field(path: &Path, field: &str) -> serde_json::Value {
     let value: serde_json::Value = serde_json::from_str(&text).expect("screen is JSON");
     value[field].clone()
 }
+
+/// A two-worker tokio runtime for tests that talk D-Bus with zbus.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

@@ -71,14 +71,6 @@ impl TreeChangeHandler for Ignore {
     fn node_removed(&mut self, _: &NodeRef) {}
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "invalid update".to_owned())
-}
-
 impl Pushed {
     pub fn generation(&self) -> u64 {
         self.generation
@@ -109,7 +101,7 @@ impl Pushed {
                 self.generation += 1;
                 if let Err(panic) = applied {
                     self.trees.remove(&key);
-                    return Err(PushError::Invalid(panic_message(&*panic)));
+                    return Err(PushError::Invalid(crate::panic_message(&*panic)));
                 }
                 pushed.elements = elements(&pushed.tree, pushed.slot, app_id);
             }
@@ -126,7 +118,7 @@ impl Pushed {
                     ));
                 }
                 let tree = catch_unwind(AssertUnwindSafe(|| Tree::new(update, true)))
-                    .map_err(|panic| PushError::Invalid(panic_message(&*panic)))?;
+                    .map_err(|panic| PushError::Invalid(crate::panic_message(&*panic)))?;
                 let slot = self.next_slot;
                 self.next_slot += 1;
                 let elements = elements(&tree, slot, app_id);
