@@ -1,5 +1,27 @@
-//! deixis-model: the language model side of deixis (pipeline stages 5-6): tokenizer,
-//! architectures, the flash-offloaded engine, training and scoring of candidates.
+//! deixis-model: the language-model side of deixis (pipeline stages 5-6). It knows nothing of
+//! screens or D-Bus: token ids in, scores and tokens out.
 //!
-//! Empty for now: the runtime and the reference model are the next pieces of work. Until a
-//! model ships, `deixis` resolves with the rule-based baseline in `deixis-daemon`.
+//! - `config`: the model config format (`config.json`, with a format version).
+//! - `weights`: the on-disk layout (`weights.bin`: header, checksums, resident tensors, FFN
+//!   neuron bundles for the flash engine), verified on load.
+//! - `convert`: GGUF or safetensors into a model directory.
+//! - `tokenizer`: tokenizer.json, and the one built from a GGUF vocabulary.
+//! - `nn`, `decoder`, `kernels`: the building blocks, the decoder they make, our own GEMV.
+//! - `llama`, `opt`, `deixis`: the architectures, one file each.
+//! - `runtime`: loading a model directory, KV-cache states, prefix reuse, scoring of
+//!   continuations, greedy generation.
+
+pub mod config;
+pub mod convert;
+pub mod decoder;
+pub mod deixis;
+pub mod kernels;
+pub mod llama;
+pub mod nn;
+pub mod opt;
+pub mod runtime;
+pub mod tokenizer;
+pub mod weights;
+
+pub use config::{Architecture, Config};
+pub use runtime::{Model, ModelError, PrefixCache, State};

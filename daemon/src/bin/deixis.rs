@@ -92,6 +92,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prepare and try language models.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Score a resolver on eval files (JSONL, one case a line).
     Eval {
         #[command(flatten)]
@@ -102,6 +105,51 @@ enum Command {
         #[arg(required = true, value_name = "FILE.jsonl")]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Convert a GGUF file, or safetensors with their config.json and tokenizer.json, into a
+    /// model directory (config.json, tokenizer.json, weights.bin).
+    Convert {
+        /// A GGUF file (llama architecture; dequantized).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["safetensors", "config", "tokenizer"])]
+        gguf: Option<PathBuf>,
+        /// Safetensors files (llama, OPT or deixis).
+        #[arg(long, value_name = "FILE", num_args = 1.., requires_all = ["config", "tokenizer"])]
+        safetensors: Vec<PathBuf>,
+        /// The Hugging Face config.json of the safetensors.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The tokenizer.json of the safetensors.
+        #[arg(long, value_name = "FILE")]
+        tokenizer: Option<PathBuf>,
+        /// The model directory to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// How weights are stored.
+        #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
+        dtype: DTypeArg,
+    },
+    /// Greedy generation from a prompt (a smoke test of a model).
+    Generate {
+        /// Model directory (default: $XDG_CACHE_HOME/deixis/models/smollm2-135m-instruct).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Most tokens to generate.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: usize,
+        /// Wrap the prompt in the chat template (<|im_start|>user ... <|im_start|>assistant).
+        #[arg(long)]
+        chat: bool,
+        prompt: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DTypeArg {
+    F32,
+    F16,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Model(command) => model_command(command),
         Command::Screen { json } => screen_via_daemon(json),
         Command::Status { json } => status_via_daemon(json),
         Command::Forget { scope, json } => forget_via_daemon(scope, json),
@@ -321,6 +370,104 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `$XDG_CACHE_HOME/deixis/models/NAME` (or `~/.cache/...`).
+fn cached_model(name: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".cache"))
+        })?;
+    Some(base.join("deixis").join("models").join(name))
+}
+
+fn model_command(command: ModelCommand) -> anyhow::Result<()> {
+    use deixis_model::convert::{convert, Source};
+    use deixis_model::weights::DType;
+    match command {
+        ModelCommand::Convert {
+            gguf,
+            safetensors,
+            config,
+            tokenizer,
+            out,
+            dtype,
+        } => {
+            let source = match (gguf, config, tokenizer) {
+                (Some(path), _, _) => Source::Gguf(path),
+                (None, Some(config), Some(tokenizer)) if !safetensors.is_empty() => {
+                    Source::SafeTensors {
+                        weights: safetensors,
+                        config,
+                        tokenizer,
+                    }
+                }
+                _ => {
+                    return Err(user(anyhow!(
+                        "give --gguf FILE, or --safetensors FILE... --config FILE --tokenizer FILE"
+                    )))
+                }
+            };
+            let dtype = match dtype {
+                DTypeArg::F32 => DType::F32,
+                DTypeArg::F16 => DType::F16,
+            };
+            eprintln!("deixis: converting into {} ...", out.display());
+            let summary = convert(&source, &out, dtype).map_err(user)?;
+            let c = &summary.config;
+            println!(
+                "{}: {} layers, width {}, {} heads ({} key/value), FFN {}, vocabulary {}; {:.1}M parameters; weights.bin {:.1} MiB; {:.1} s",
+                c.architecture.name(),
+                c.num_layers,
+                c.hidden_size,
+                c.num_heads,
+                c.num_kv_heads,
+                c.intermediate_size,
+                c.vocab_size,
+                summary.parameters as f64 / 1e6,
+                summary.bytes as f64 / (1024.0 * 1024.0),
+                summary.took.as_secs_f64()
+            );
+            Ok(())
+        }
+        ModelCommand::Generate {
+            model,
+            max_tokens,
+            chat,
+            prompt,
+        } => {
+            let dir = model
+                .or_else(|| cached_model("smollm2-135m-instruct"))
+                .ok_or_else(|| user(anyhow!("give --model DIR")))?;
+            let start = std::time::Instant::now();
+            let model = deixis_model::Model::load(&dir)
+                .map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
+            let loaded = start.elapsed();
+            let text = if chat {
+                format!("<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n")
+            } else {
+                prompt
+            };
+            let ids = model.encode(&text)?;
+            let start = std::time::Instant::now();
+            let out = model.generate(&ids, max_tokens, model.config.eos_token_id)?;
+            let took = start.elapsed();
+            println!("{}", model.decode(&out));
+            eprintln!(
+                "deixis: loaded in {:.2} s; {} prompt tokens, {} generated in {:.2} s",
+                loaded.as_secs_f64(),
+                ids.len(),
+                out.len(),
+                took.as_secs_f64()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Calls the running deixisd on the session bus; errors say how to start one, or what the

@@ -1,0 +1,255 @@
+//! The runtime against independent references: OPT and our own architecture against a numpy
+//! forward pass written from the published architectures (`model/testdata/reference.py`),
+//! SmolLM2 against candle-transformers' quantized_llama on the same GGUF; and the runtime's
+//! own paths against each other (KV cache, prefix reuse, tree scoring).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::convert::{convert, Source};
+use crate::weights::DType;
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("difference")
+}
+
+/// A small random model in Hugging Face naming (OPT) or ours (deixis), as safetensors +
+/// config.json + tokenizer.json in `dir`.
+fn small_model(dir: &Path, arch: Architecture, seed: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (v, d, i, layers, heads) = (50usize, 16usize, 32usize, 2usize, 4usize);
+    let kv = if arch == Architecture::Opt { 4 } else { 2 };
+    let hd = d / heads;
+    let mut tensors: Vec<(String, Vec<usize>)> = Vec::new();
+    let config = match arch {
+        Architecture::Opt => {
+            let p = "model.decoder.";
+            tensors.push((format!("{p}embed_tokens.weight"), vec![v, d]));
+            tensors.push((format!("{p}embed_positions.weight"), vec![34, d]));
+            tensors.push((format!("{p}final_layer_norm.weight"), vec![d]));
+            tensors.push((format!("{p}final_layer_norm.bias"), vec![d]));
+            for l in 0..layers {
+                let q = format!("{p}layers.{l}.");
+                for n in ["self_attn_layer_norm", "final_layer_norm"] {
+                    tensors.push((format!("{q}{n}.weight"), vec![d]));
+                    tensors.push((format!("{q}{n}.bias"), vec![d]));
+                }
+                for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                    tensors.push((format!("{q}self_attn.{n}.weight"), vec![d, d]));
+                    tensors.push((format!("{q}self_attn.{n}.bias"), vec![d]));
+                }
+                tensors.push((format!("{q}fc1.weight"), vec![i, d]));
+                tensors.push((format!("{q}fc1.bias"), vec![i]));
+                tensors.push((format!("{q}fc2.weight"), vec![d, i]));
+                tensors.push((format!("{q}fc2.bias"), vec![d]));
+            }
+            serde_json::json!({
+                "model_type": "opt", "hidden_size": d, "ffn_dim": i, "num_hidden_layers": layers,
+                "num_attention_heads": heads, "max_position_embeddings": 32, "vocab_size": v,
+                "word_embed_proj_dim": d, "do_layer_norm_before": true,
+                "activation_function": "relu", "eos_token_id": 2,
+            })
+            .to_string()
+        }
+        _ => {
+            tensors.push(("embed".into(), vec![v, d]));
+            tensors.push(("norm.weight".into(), vec![d]));
+            for l in 0..layers {
+                let q = format!("layers.{l}.");
+                tensors.push((format!("{q}attn_norm.weight"), vec![d]));
+                tensors.push((format!("{q}ffn_norm.weight"), vec![d]));
+                tensors.push((format!("{q}q.weight"), vec![heads * hd, d]));
+                tensors.push((format!("{q}k.weight"), vec![kv * hd, d]));
+                tensors.push((format!("{q}v.weight"), vec![kv * hd, d]));
+                tensors.push((format!("{q}o.weight"), vec![d, heads * hd]));
+                tensors.push((format!("{q}up.weight"), vec![i, d]));
+                tensors.push((format!("{q}down.weight"), vec![d, i]));
+            }
+            Config {
+                format_version: crate::config::FORMAT_VERSION,
+                architecture: Architecture::Deixis,
+                vocab_size: v,
+                hidden_size: d,
+                intermediate_size: i,
+                num_layers: layers,
+                num_heads: heads,
+                num_kv_heads: kv,
+                max_positions: 32,
+                rope_theta: 10_000.0,
+                norm_eps: 1e-5,
+                tie_embeddings: true,
+                bos_token_id: None,
+                eos_token_id: Some(2),
+            }
+            .to_json()
+        }
+    };
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let norm_weight = name.contains("norm") && name.ends_with("weight");
+            let bytes = (0..n)
+                .flat_map(|_| {
+                    let x: f32 = if norm_weight {
+                        1.0 + rng.gen_range(-0.2..0.2)
+                    } else {
+                        rng.gen_range(-0.5..0.5)
+                    };
+                    x.to_le_bytes()
+                })
+                .collect();
+            (name, shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = data
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("view");
+            (name.clone(), view)
+        })
+        .collect();
+    let st = dir.join("model.safetensors");
+    safetensors::serialize_to_file(views, None, &st).expect("safetensors");
+    let cfg = dir.join("config.json");
+    std::fs::write(&cfg, config).expect("config");
+    let tokens: Vec<String> = (0..v).map(|n| format!("<t{n}>")).collect();
+    let tok = crate::tokenizer::from_vocab(&tokens, &[], &vec![1; v]).expect("tokenizer");
+    let tok_path = dir.join("tokenizer.json");
+    tok.save(&tok_path, false).expect("save tokenizer");
+    (st, cfg, tok_path)
+}
+
+fn numpy(st: &Path, cfg: &Path, tokens: &[u32]) -> Tensor {
+    let dir = st.parent().expect("dir");
+    let toks = dir.join("tokens.json");
+    std::fs::write(&toks, serde_json::to_string(tokens).expect("json")).expect("tokens");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/reference.py");
+    // The system python: python3-numpy is a Debian package.
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(st)
+        .arg(cfg)
+        .arg(&toks)
+        .output()
+        .expect("run /usr/bin/python3 (Debian packages python3 and python3-numpy)");
+    assert!(
+        out.status.success(),
+        "reference.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<f32>> = serde_json::from_slice(&out.stdout).expect("reference JSON");
+    let n = rows.len();
+    let v = rows[0].len();
+    Tensor::from_vec(rows.concat(), (n, v), &Device::Cpu).expect("tensor")
+}
+
+#[test]
+fn opt_and_our_architecture_match_an_independent_numpy_forward_pass() {
+    for (arch, seed) in [(Architecture::Opt, 1), (Architecture::Deixis, 2)] {
+        let dir = tempfile::tempdir().expect("dir");
+        let (st, cfg, tok) = small_model(dir.path(), arch, seed);
+        let out = dir.path().join("converted");
+        convert(
+            &Source::SafeTensors {
+                weights: vec![st.clone()],
+                config: cfg.clone(),
+                tokenizer: tok,
+            },
+            &out,
+            DType::F32,
+        )
+        .expect("convert");
+        let model = Model::load(&out).expect("load");
+        assert_eq!(model.config.architecture, arch);
+        let tokens: Vec<u32> = vec![3, 17, 42, 8, 8, 25, 49, 0, 11, 30, 5, 19];
+        let mut state = model.empty();
+        let ours = model.forward_all(&mut state, &tokens).expect("forward");
+        let reference = numpy(&st, &cfg, &tokens);
+        let diff = max_diff(&ours, &reference);
+        eprintln!("{}: max |ours - numpy| = {diff:e}", arch.name());
+        assert!(diff <= 1e-4, "{}: {diff}", arch.name());
+
+        // Token by token through the KV cache (our GEMV kernels on), the same logits.
+        let mut state = model.empty();
+        for (k, &t) in tokens.iter().enumerate() {
+            state = model.extend(&state, &[t]).expect("extend");
+            let row = reference.get(k).expect("row");
+            let diff = max_diff(state.logits().expect("logits"), &row);
+            assert!(diff <= 1e-4, "{} position {k}: {diff}", arch.name());
+        }
+    }
+}
+
+#[test]
+fn prefix_reuse_and_tree_scoring_agree_with_plain_extension() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (st, cfg, tok) = small_model(dir.path(), Architecture::Deixis, 3);
+    let out = dir.path().join("converted");
+    convert(
+        &Source::SafeTensors {
+            weights: vec![st],
+            config: cfg,
+            tokenizer: tok,
+        },
+        &out,
+        DType::F32,
+    )
+    .expect("convert");
+    let model = Model::load(&out).expect("load");
+    let screen: Vec<u32> = (0..20).map(|k| (k * 7 % 50) as u32).collect();
+    let mut cache = PrefixCache::new(4);
+    let base = cache.state(&model, &screen).expect("state");
+    assert_eq!(cache.computed, 20);
+    // A request that starts with the screen computes only its own tokens.
+    let mut request = screen.clone();
+    request.extend([4, 9, 1]);
+    let with_reuse = cache.state(&model, &request).expect("reuse");
+    assert_eq!((cache.computed, cache.reused), (23, 20));
+    let plain = model.extend(&model.empty(), &request).expect("plain");
+    let diff = max_diff(with_reuse.logits().expect("l"), plain.logits().expect("l"));
+    assert!(diff <= 1e-4, "{diff}");
+
+    // Scores of continuations from one tree pass equal step-by-step extension.
+    let continuations: Vec<Vec<u32>> = vec![
+        vec![1],
+        vec![1, 2],
+        vec![1, 2, 3],
+        vec![2, 0],
+        vec![7, 7, 7, 7],
+        vec![1, 5],
+    ];
+    let tree = model.score(&base, &continuations, None).expect("score");
+    for (c, score) in continuations.iter().zip(&tree) {
+        let mut state = base.clone();
+        let mut total = 0f32;
+        for &t in c {
+            let logp = log_softmax(&state.logits().expect("l").unsqueeze(0).expect("u"))
+                .and_then(|l| l.squeeze(0))
+                .and_then(|l| l.to_vec1::<f32>())
+                .expect("logp");
+            total += logp[t as usize];
+            state = model.extend(&state, &[t]).expect("extend");
+        }
+        assert!((total - score).abs() <= 1e-4, "{c:?}: {total} vs {score}");
+    }
+    // Constrained to a few tokens: a token outside them scores -inf, and the allowed
+    // first tokens' probabilities sum to one.
+    let allowed = [1u32, 2, 7];
+    let constrained = model
+        .score(&base, &[vec![1], vec![2], vec![7], vec![3]], Some(&allowed))
+        .expect("score");
+    let sum: f32 = constrained[..3].iter().map(|l| l.exp()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+    assert_eq!(constrained[3], f32::NEG_INFINITY);
+}
