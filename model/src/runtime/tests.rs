@@ -253,3 +253,97 @@ fn prefix_reuse_and_tree_scoring_agree_with_plain_extension() {
     assert!((sum - 1.0).abs() < 1e-4, "{sum}");
     assert_eq!(constrained[3], f32::NEG_INFINITY);
 }
+
+/// The pinned SmolLM2 GGUF and our conversion of it, as `model/setup-smollm2.sh` leaves them.
+pub(crate) fn smollm2() -> (PathBuf, PathBuf) {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("XDG_CACHE_HOME or HOME")
+        .join("deixis");
+    let gguf = cache.join("downloads/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let dir = cache.join("models/smollm2-135m-instruct");
+    assert!(
+        gguf.exists() && dir.join("weights.bin").exists(),
+        "SmolLM2 is not set up: run model/setup-smollm2.sh (README, set-up)"
+    );
+    (gguf, dir)
+}
+
+#[test]
+fn smollm2_logits_match_quantized_llama_on_the_same_gguf() {
+    use candle_core::quantized::gguf_file;
+    use candle_transformers::models::quantized_llama::ModelWeights;
+
+    let (gguf, dir) = smollm2();
+    // The oracle in f32: every quantized matrix dequantized, as our conversion does. Read
+    // once per thread, before the oracle's first matrix.
+    std::env::set_var("CANDLE_DEQUANTIZE_ALL", "1");
+    let mut file = std::fs::File::open(&gguf).expect("gguf");
+    let content = gguf_file::Content::read(&mut file).expect("gguf content");
+    let mut oracle = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).expect("oracle");
+    let model = Model::load(&dir).expect("load our conversion");
+
+    let prompt = "<|im_start|>user\nCall Ada at (408) 555-0123, not 555-0199.<|im_end|>\n<|im_start|>assistant\n";
+    let tokens = model.encode(prompt).expect("encode");
+    let theirs = oracle
+        .forward(
+            &Tensor::new(tokens.as_slice(), &Device::Cpu)
+                .and_then(|t| t.unsqueeze(0))
+                .expect("ids"),
+            0,
+        )
+        .and_then(|t| t.squeeze(0))
+        .expect("oracle forward");
+    let mut state = model.extend(&model.empty(), &tokens).expect("ours");
+    let mut worst = max_diff(state.logits().expect("logits"), &theirs);
+    // Three decoding steps through both KV caches.
+    let mut next = theirs
+        .argmax(0)
+        .and_then(|t| t.to_scalar::<u32>())
+        .expect("argmax");
+    for step in 0..3 {
+        let theirs = oracle
+            .forward(
+                &Tensor::new(&[[next]], &Device::Cpu).expect("id"),
+                tokens.len() + step,
+            )
+            .and_then(|t| t.squeeze(0))
+            .expect("oracle step");
+        state = model.extend(&state, &[next]).expect("our step");
+        worst = worst.max(max_diff(state.logits().expect("logits"), &theirs));
+        next = theirs
+            .argmax(0)
+            .and_then(|t| t.to_scalar::<u32>())
+            .expect("argmax");
+    }
+    eprintln!(
+        "SmolLM2-135M: {} prompt tokens + 3 steps, max |ours - quantized_llama| = {worst:e}",
+        tokens.len()
+    );
+    assert!(worst <= 1e-3, "{worst}");
+}
+
+#[test]
+fn the_smollm2_tokenizer_splits_digits_and_round_trips() {
+    let (_, dir) = smollm2();
+    let tok = crate::tokenizer::read(&dir.join("tokenizer.json")).expect("tokenizer");
+    let text = "Call (408) 555-0123 or email ada@example.org.";
+    let ids = crate::tokenizer::encode(&tok, text).expect("encode");
+    let pieces: Vec<String> = ids
+        .iter()
+        .map(|&i| tok.id_to_token(i).unwrap_or_default())
+        .collect();
+    for digits in ["408", "555", "0123"] {
+        for d in digits.chars() {
+            assert!(pieces.contains(&d.to_string()), "{d} alone in {pieces:?}");
+        }
+    }
+    assert!(!pieces
+        .iter()
+        .any(|p| p.len() > 1 && p.chars().all(|c| c.is_ascii_digit())));
+    assert_eq!(tok.decode(&ids, false).expect("decode"), text);
+    let special = crate::tokenizer::encode(&tok, "<|im_start|>").expect("encode");
+    assert_eq!(special.len(), 1, "control tokens are special: {special:?}");
+}
