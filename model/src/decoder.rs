@@ -27,7 +27,7 @@ pub enum Ffn {
 }
 
 fn project(x: &Tensor, w: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-    if ctx.own_kernels && x.dim(0)? == 1 {
+    if ctx.own_kernels && x.dim(0)? <= kernels::SMALL {
         kernels::gemv(w, x)
     } else {
         x.matmul(&w.t()?)
@@ -35,7 +35,7 @@ fn project(x: &Tensor, w: &Tensor, ctx: &Ctx) -> Result<Tensor> {
 }
 
 fn down(h: &Tensor, down: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-    if ctx.own_kernels && h.dim(0)? == 1 {
+    if ctx.own_kernels && h.dim(0)? <= kernels::SMALL {
         kernels::vecmat(h, down)
     } else {
         h.matmul(down)

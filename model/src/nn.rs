@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Result, Tensor, D};
 use crate::kernels;
 
 /// How the forward pass computes: candle's matmul everywhere, or our kernels where they are
-/// faster (one-token steps).
+/// faster (steps of a few tokens: decoding, scoring).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ctx {
     pub own_kernels: bool,
@@ -29,7 +29,7 @@ pub struct Linear {
 
 impl Linear {
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        let y = if ctx.own_kernels && x.dim(0)? == 1 {
+        let y = if ctx.own_kernels && x.dim(0)? <= kernels::SMALL {
             kernels::gemv(&self.weight, x)?
         } else {
             x.matmul(&self.weight.t()?)?

@@ -8,9 +8,9 @@
 //! - [`Model::score`] scores continuations (the candidates' prompt numbers) from one state in a
 //!   single forward pass: the continuations form a tree of shared prefixes, each node attends
 //!   to the state and to its ancestors only, and a node is computed once however many
-//!   continuations share it. With `allowed`, each step's distribution is normalized over the
-//!   allowed tokens only (constrained decoding), which needs just those rows of the output
-//!   projection.
+//!   continuations share it. Constrained, each step is normalized over the tokens that can
+//!   follow, so only the tree's branching points are run, and only the output rows of the
+//!   possible tokens are computed.
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ use candle_core::{Device, Tensor, D};
 
 use crate::config::{Architecture, Config};
 use crate::decoder::Decoder;
-use crate::nn::{causal_mask, log_softmax, Ctx, KvCache};
+use crate::nn::{causal_mask, Ctx, KvCache};
 use crate::weights::{Loaded, WeightsError};
 use crate::{deixis, llama, opt, tokenizer};
 
@@ -210,71 +210,98 @@ impl Model {
     }
 
     /// Log-probabilities of each continuation after `state` (which must not be empty): the
-    /// sum over its tokens. With `allowed`, every step is normalized over the allowed tokens
-    /// only, and a continuation holding a token outside them scores -inf.
+    /// sum over its tokens.
+    ///
+    /// With `constrained`, this is constrained decoding over the continuations: at each step
+    /// only the tokens that continue some continuation with the same prefix are possible, and
+    /// the distribution is normalized over them. A step with a single possible token costs
+    /// nothing (its probability is 1), so only the branching points of the tree are run
+    /// (for the prompt numbers 1..=30 and a terminator: the three prefixes "1", "2", "3"),
+    /// and only the output rows of the possible tokens are computed.
     pub fn score(
         &self,
         state: &State,
         continuations: &[Vec<u32>],
-        allowed: Option<&[u32]>,
+        constrained: bool,
     ) -> Result<Vec<f32>, ModelError> {
         let Some(first) = &state.last else {
             return Err(ModelError::Candle(candle_core::Error::Msg(
                 "scoring needs a non-empty state".into(),
             )));
         };
-        // The tree: node k is a proper prefix of some continuation; parents come first.
-        let mut nodes: Vec<(Vec<u32>, Option<usize>)> = Vec::new();
-        let mut index: std::collections::HashMap<Vec<u32>, usize> = Default::default();
+        // The tree: every prefix of a continuation and the tokens that follow it.
+        let mut children: std::collections::HashMap<&[u32], Vec<u32>> = Default::default();
         for c in continuations {
             self.check(c, state.len())?;
-            for end in 1..c.len() {
-                let key = c[..end].to_vec();
-                if !index.contains_key(&key) {
-                    let parent = (end > 1).then(|| index[&c[..end - 1]]);
-                    index.insert(key.clone(), nodes.len());
-                    nodes.push((key, parent));
+            for k in 0..c.len() {
+                let next = children.entry(&c[..k]).or_default();
+                if !next.contains(&c[k]) {
+                    next.push(c[k]);
                 }
             }
         }
+        // Prefixes whose distribution is needed, and their ancestors (they must be in the
+        // pass for attention); parents before children.
+        let mut needed: Vec<&[u32]> = children
+            .iter()
+            .filter(|(p, next)| !p.is_empty() && (!constrained || next.len() > 1))
+            .map(|(p, _)| *p)
+            .collect();
+        let mut all: std::collections::HashSet<&[u32]> = Default::default();
+        for p in &needed {
+            for end in 1..=p.len() {
+                all.insert(&p[..end]);
+            }
+        }
+        let mut nodes: Vec<&[u32]> = all.into_iter().collect();
+        nodes.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        needed.sort();
+        let at: std::collections::HashMap<&[u32], usize> =
+            nodes.iter().enumerate().map(|(i, p)| (*p, i)).collect();
         let dev = Device::Cpu;
-        let allowed_t = allowed.map(|a| Tensor::new(a, &dev)).transpose()?;
-        // Row of each token id in the (possibly restricted) distribution.
-        let column = |id: u32| -> Option<usize> {
-            match allowed {
-                Some(a) => a.iter().position(|&x| x == id),
-                None => Some(id as usize),
+        // One distribution per needed prefix (and the state's own), over the possible tokens
+        // (constrained) or the whole vocabulary, as a map token -> log-probability.
+        let distribution = |logits: &[f32], next: &[u32]| -> Vec<(u32, f32)> {
+            if constrained {
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+                next.iter()
+                    .zip(logits)
+                    .map(|(&t, l)| (t, l - lse))
+                    .collect()
+            } else {
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+                next.iter()
+                    .map(|&t| (t, logits[t as usize] - lse))
+                    .collect()
             }
         };
-        let restrict = |logits: &Tensor| -> candle_core::Result<Tensor> {
-            match &allowed_t {
-                Some(ids) => logits.index_select(ids, D::Minus1),
-                None => Ok(logits.clone()),
-            }
-        };
-        let first = log_softmax(&restrict(&first.unsqueeze(0)?)?)?
-            .squeeze(0)?
-            .to_vec1::<f32>()?;
-        let node_logp: Vec<Vec<f32>> = if nodes.is_empty() {
-            Vec::new()
+        let mut dists: std::collections::HashMap<&[u32], Vec<(u32, f32)>> = Default::default();
+        let root_next = children.get(&[][..]).cloned().unwrap_or_default();
+        let root_logits: Vec<f32> = if constrained {
+            first
+                .index_select(&Tensor::new(root_next.as_slice(), &dev)?, 0)?
+                .to_vec1()?
         } else {
+            first.to_vec1()?
+        };
+        dists.insert(&[], distribution(&root_logits, &root_next));
+        if !nodes.is_empty() {
             let n = nodes.len();
             let cached = state.len();
-            let tokens: Vec<u32> = nodes.iter().map(|(p, _)| p[p.len() - 1]).collect();
+            let tokens: Vec<u32> = nodes.iter().map(|p| p[p.len() - 1]).collect();
             let positions: Vec<u32> = nodes
                 .iter()
-                .map(|(p, _)| (cached + p.len() - 1) as u32)
+                .map(|p| (cached + p.len() - 1) as u32)
                 .collect();
             // Each node sees the whole state, itself and its ancestors.
             let mut mask = vec![f32::NEG_INFINITY; n * (cached + n)];
-            for (i, (_, parent)) in nodes.iter().enumerate() {
+            for (i, p) in nodes.iter().enumerate() {
                 let row = &mut mask[i * (cached + n)..(i + 1) * (cached + n)];
                 row[..cached].fill(0.0);
-                row[cached + i] = 0.0;
-                let mut up = *parent;
-                while let Some(p) = up {
-                    row[cached + p] = 0.0;
-                    up = nodes[p].1;
+                for end in 1..=p.len() {
+                    row[cached + at[&p[..end]]] = 0.0;
                 }
             }
             let mask = Tensor::from_vec(mask, (n, cached + n), &dev)?;
@@ -282,24 +309,55 @@ impl Model {
             let hidden =
                 self.decoder
                     .forward(&tokens, &positions, &mut caches, Some(&mask), &self.ctx)?;
-            let logits = self
-                .decoder
-                .logits(&hidden, allowed_t.as_ref(), &self.ctx)?;
-            log_softmax(&logits)?.to_vec2::<f32>()?
-        };
+            let rows: Vec<u32> = needed.iter().map(|p| at[p] as u32).collect();
+            let hidden = hidden.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+            if constrained {
+                // Only the output rows of the tokens some needed prefix can continue with.
+                let mut vocab: Vec<u32> = needed
+                    .iter()
+                    .flat_map(|p| children[p].iter().copied())
+                    .collect();
+                vocab.sort_unstable();
+                vocab.dedup();
+                let logits = self
+                    .decoder
+                    .logits(
+                        &hidden,
+                        Some(&Tensor::new(vocab.as_slice(), &dev)?),
+                        &self.ctx,
+                    )?
+                    .to_vec2::<f32>()?;
+                for (p, row) in needed.iter().zip(logits) {
+                    let next = &children[p];
+                    let picked: Vec<f32> = next
+                        .iter()
+                        .map(|t| row[vocab.binary_search(t).unwrap_or(0)])
+                        .collect();
+                    dists.insert(p, distribution(&picked, next));
+                }
+            } else {
+                let logits = self
+                    .decoder
+                    .logits(&hidden, None, &self.ctx)?
+                    .to_vec2::<f32>()?;
+                for (p, row) in needed.iter().zip(logits) {
+                    dists.insert(p, distribution(&row, &children[p]));
+                }
+            }
+        }
         Ok(continuations
             .iter()
             .map(|c| {
-                let mut total = 0f32;
-                for (k, &tok) in c.iter().enumerate() {
-                    let dist = if k == 0 {
-                        &first
-                    } else {
-                        &node_logp[index[&c[..k]]]
-                    };
-                    total += column(tok).map_or(f32::NEG_INFINITY, |col| dist[col]);
-                }
-                total
+                (0..c.len())
+                    .map(|k| match dists.get(&c[..k]) {
+                        Some(d) => d
+                            .iter()
+                            .find(|(t, _)| *t == c[k])
+                            .map_or(f32::NEG_INFINITY, |(_, l)| *l),
+                        // A single possible token under constraints: probability 1.
+                        None => 0.0,
+                    })
+                    .sum()
             })
             .collect())
     }

@@ -4,4 +4,5 @@
 mod cli;
 mod daemon;
 mod desktop;
+mod model;
 mod support;
