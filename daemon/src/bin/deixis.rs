@@ -374,16 +374,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// `$XDG_CACHE_HOME/deixis/models/NAME` (or `~/.cache/...`).
 fn cached_model(name: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|h| h.join(".cache"))
-        })?;
-    Some(base.join("deixis").join("models").join(name))
+    deixis_model::cache_dir().map(|c| c.join("models").join(name))
 }
 
 fn model_command(command: ModelCommand) -> anyhow::Result<()> {

@@ -275,12 +275,7 @@ fn prefix_reuse_and_tree_scoring_agree_with_plain_extension() {
 
 /// The pinned SmolLM2 GGUF and our conversion of it, as `model/setup-smollm2.sh` leaves them.
 pub(crate) fn smollm2() -> (PathBuf, PathBuf) {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("XDG_CACHE_HOME or HOME")
-        .join("deixis");
+    let cache = crate::cache_dir().expect("XDG_CACHE_HOME or HOME");
     let gguf = cache.join("downloads/SmolLM2-135M-Instruct.Q4_1.gguf");
     let dir = cache.join("models/smollm2-135m-instruct");
     assert!(
