@@ -9,6 +9,7 @@
 pub mod access;
 pub mod capture;
 pub mod config;
+pub mod datagen;
 pub mod pipeline;
 pub mod resolve;
 pub mod service;

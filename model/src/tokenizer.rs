@@ -41,6 +41,46 @@ pub fn encode(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>, TokenizerEr
         .map_err(|e| TokenizerError::Encode(e.to_string()))
 }
 
+/// The entity markers of the onscreen parse (`{{12. Call}}`): one token each, never merged
+/// with what surrounds them.
+pub const MARKERS: [&str; 2] = ["{{", "}}"];
+/// Special tokens of our own tokenizers: padding, end of text, and the markers.
+pub const SPECIAL: [&str; 4] = ["<pad>", "<|end|>", "{{", "}}"];
+
+/// Trains a byte-level BPE tokenizer for deixis's own model on `texts` (generated prompts,
+/// never eval data): digits are split one by one before the byte-level split (so every
+/// number is a sequence of digit tokens, as prompt numbers and phone numbers need), and the
+/// special tokens [`SPECIAL`] come first (ids 0..4).
+pub fn train(
+    texts: impl Iterator<Item = String> + Send,
+    vocab_size: usize,
+) -> Result<Tokenizer, TokenizerError> {
+    use tokenizers::models::bpe::BpeTrainer;
+    use tokenizers::models::TrainerWrapper;
+    let specials: Vec<AddedToken> = SPECIAL.iter().map(|t| AddedToken::from(*t, true)).collect();
+    let mut trainer: TrainerWrapper = BpeTrainer::builder()
+        .vocab_size(vocab_size)
+        .min_frequency(2)
+        .show_progress(false)
+        .special_tokens(specials.clone())
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .build()
+        .into();
+    let mut tokenizer = Tokenizer::new(BPE::default());
+    tokenizer.with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(Sequence::new(vec![
+        PreTokenizerWrapper::Digits(Digits::new(true)),
+        PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
+    ]))));
+    tokenizer.with_decoder(Some(ByteLevel::default()));
+    tokenizer
+        .add_special_tokens(specials)
+        .map_err(|e| TokenizerError::Build(e.to_string()))?;
+    tokenizer
+        .train(&mut trainer, texts)
+        .map_err(|e| TokenizerError::Build(e.to_string()))?;
+    Ok(tokenizer)
+}
+
 /// A byte-level BPE tokenizer from a GGUF vocabulary (`tokenizer.ggml.tokens`), its merges
 /// (`"left right"` strings) and token types (3 = control, made special).
 pub fn from_vocab(
@@ -78,4 +118,59 @@ pub fn from_vocab(
         .add_special_tokens(special)
         .map_err(|e| TokenizerError::Build(e.to_string()))?;
     Ok(tokenizer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trained_tokenizer_splits_digits_and_keeps_markers_whole() {
+        let texts: Vec<String> = (0..400)
+            .map(|k| {
+                format!(
+                    "Screen:\n{{{{{}. Call}}}}\t{{{{{}. (408) 555-{:04}}}}}\nUser request: call the second number\n",
+                    k % 30 + 1,
+                    k % 17 + 1,
+                    k * 7 % 10_000
+                )
+            })
+            .collect();
+        let tok = train(texts.into_iter(), 300).expect("train");
+        for (i, t) in SPECIAL.iter().enumerate() {
+            assert_eq!(tok.token_to_id(t), Some(i as u32), "{t}");
+        }
+        let text = "{{12. (408) 555-0123}}";
+        let ids = encode(&tok, text).expect("encode");
+        let pieces: Vec<String> = ids
+            .iter()
+            .map(|&i| tok.id_to_token(i).unwrap_or_default())
+            .collect();
+        assert_eq!(pieces.first().map(String::as_str), Some("{{"));
+        assert_eq!(pieces.last().map(String::as_str), Some("}}"));
+        assert!(
+            !pieces
+                .iter()
+                .any(|p| p.chars().filter(char::is_ascii_digit).count() > 1),
+            "{pieces:?}"
+        );
+        assert_eq!(tok.decode(&ids, false).expect("decode"), text);
+        // Trained twice on the same texts: the same tokenizer.
+        let again = train(
+            (0..400).map(|k| {
+                format!(
+                    "Screen:\n{{{{{}. Call}}}}\t{{{{{}. (408) 555-{:04}}}}}\nUser request: call the second number\n",
+                    k % 30 + 1,
+                    k % 17 + 1,
+                    k * 7 % 10_000
+                )
+            }),
+            300,
+        )
+        .expect("train");
+        assert_eq!(
+            again.to_string(false).expect("json"),
+            tok.to_string(false).expect("json")
+        );
+    }
 }

@@ -189,6 +189,14 @@ fn element_to_json(e: &Element) -> Value {
     if e.origin == Origin::Background {
         o.insert("kind".into(), "background".into());
     }
+    if !e.fields.is_empty() {
+        let fields = e
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        o.insert("fields".into(), Value::Object(fields));
+    }
     Value::Object(o)
 }
 
@@ -464,6 +472,20 @@ impl<'a> Source<'a> {
                 {
                     element.states.push(state);
                 }
+            }
+        }
+        if let Some(r) = obj.get("fields") {
+            let fields = self.object(r, &name("fields"))?;
+            let mut keys: Vec<&str> = fields.keys().map(|k| k.as_str()).collect();
+            keys.sort_unstable();
+            for key in keys {
+                let value = self
+                    .opt_string(
+                        fields.get(key).copied(),
+                        &format!("{}.{key}", name("fields")),
+                    )?
+                    .unwrap_or_default();
+                element.fields.push((key.to_owned(), value));
             }
         }
         element.origin = match string("kind")?.as_str() {

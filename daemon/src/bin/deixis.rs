@@ -131,6 +131,16 @@ enum ModelCommand {
         #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
         dtype: DTypeArg,
     },
+    /// Generated reference-resolution examples (ReALM-style: on-screen, conversational,
+    /// background, none) as JSONL in the eval case format, on stdout.
+    Data {
+        /// The same seed gives the same cases.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many cases.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
     /// Greedy generation from a prompt (a smoke test of a model).
     Generate {
         /// Model directory (default: $XDG_CACHE_HOME/deixis/models/smollm2-135m-instruct).
@@ -424,6 +434,14 @@ fn model_command(command: ModelCommand) -> anyhow::Result<()> {
                 summary.bytes as f64 / (1024.0 * 1024.0),
                 summary.took.as_secs_f64()
             );
+            Ok(())
+        }
+        ModelCommand::Data { seed, count } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for case in deixis_daemon::datagen::generate(seed, count) {
+                writeln!(out, "{}", deixis_parser::format::case_to_json(&case))?;
+            }
+            out.flush()?;
             Ok(())
         }
         ModelCommand::Generate {
