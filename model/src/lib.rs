@@ -10,6 +10,7 @@
 //! - `llama`, `opt`, `deixis`: the architectures, one file each.
 //! - `runtime`: loading a model directory, KV-cache states, prefix reuse, scoring of
 //!   continuations, greedy generation.
+//! - `train`: training our own decoder from scratch on the CPU, and its export.
 
 pub mod config;
 pub mod convert;
@@ -21,6 +22,7 @@ pub mod nn;
 pub mod opt;
 pub mod runtime;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use config::{Architecture, Config};

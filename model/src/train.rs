@@ -1,0 +1,376 @@
+//! Training deixis's own decoder from scratch with candle on the CPU: seeded initialization,
+//! a training forward pass built from ops that record gradients (candle's fused RMSNorm,
+//! softmax and RoPE kernels do not), cross-entropy on the answer tokens only, AdamW, and
+//! export into a model directory the runtime loads.
+//!
+//! The forward pass here and the runtime's (`decoder.rs`) are two implementations of one
+//! architecture; a test checks they give the same logits.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+
+use crate::config::{Architecture, Config, FORMAT_VERSION};
+use crate::weights::{self, FfnWeights};
+
+/// One training example: tokens, and which positions' next token is scored (the answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub tokens: Vec<u32>,
+    /// Positions `i` whose prediction of `tokens[i + 1]` counts in the loss.
+    pub scored: Vec<usize>,
+}
+
+/// The trainable parameters, by our weight names.
+pub struct Trainer {
+    pub config: Config,
+    vars: Vec<(String, Var)>,
+    optimizer: AdamW,
+    rope: (Tensor, Tensor),
+    pub step: usize,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("config", &self.config)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A deixis-architecture config of the given size.
+pub fn config(
+    vocab: usize,
+    width: usize,
+    layers: usize,
+    heads: usize,
+    kv_heads: usize,
+    ffn: usize,
+    max_positions: usize,
+) -> Config {
+    Config {
+        format_version: FORMAT_VERSION,
+        architecture: Architecture::Deixis,
+        vocab_size: vocab,
+        hidden_size: width,
+        intermediate_size: ffn,
+        num_layers: layers,
+        num_heads: heads,
+        num_kv_heads: kv_heads,
+        max_positions,
+        rope_theta: 10_000.0,
+        norm_eps: 1e-5,
+        tie_embeddings: true,
+        bos_token_id: None,
+        eos_token_id: Some(1),
+    }
+}
+
+impl Trainer {
+    /// Fresh parameters from `seed` (N(0, 0.02), norms at 1).
+    pub fn new(config: Config, seed: u64, lr: f64) -> candle_core::Result<Trainer> {
+        let dev = Device::Cpu;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0f32, 0.02).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let (v, d, i) = (
+            config.vocab_size,
+            config.hidden_size,
+            config.intermediate_size,
+        );
+        let hd = config.head_dim();
+        let mut shapes: Vec<(String, Vec<usize>, bool)> = vec![("embed".into(), vec![v, d], false)];
+        for l in 0..config.num_layers {
+            let p = |n: &str| format!("layers.{l}.{n}");
+            shapes.push((p("attn_norm.weight"), vec![d], true));
+            shapes.push((p("q.weight"), vec![config.num_heads * hd, d], false));
+            shapes.push((p("k.weight"), vec![config.num_kv_heads * hd, d], false));
+            shapes.push((p("v.weight"), vec![config.num_kv_heads * hd, d], false));
+            shapes.push((p("o.weight"), vec![d, config.num_heads * hd], false));
+            shapes.push((p("ffn_norm.weight"), vec![d], true));
+            shapes.push((p("up.weight"), vec![i, d], false));
+            shapes.push((p("down.weight"), vec![d, i], false));
+        }
+        shapes.push(("norm.weight".into(), vec![d], true));
+        let mut vars = Vec::with_capacity(shapes.len());
+        for (name, shape, ones) in shapes {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if ones {
+                vec![1.0; n]
+            } else {
+                (0..n).map(|_| normal.sample(&mut rng)).collect()
+            };
+            vars.push((
+                name,
+                Var::from_tensor(&Tensor::from_vec(values, shape, &dev)?)?,
+            ));
+        }
+        let optimizer = AdamW::new(
+            vars.iter().map(|(_, v)| v.clone()).collect(),
+            ParamsAdamW {
+                lr,
+                weight_decay: 0.01,
+                ..ParamsAdamW::default()
+            },
+        )?;
+        let rope = rope_tables(&config, &dev)?;
+        Ok(Trainer {
+            config,
+            vars,
+            optimizer,
+            rope,
+            step: 0,
+        })
+    }
+
+    fn var(&self, name: &str) -> candle_core::Result<&Tensor> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_tensor())
+            .ok_or_else(|| candle_core::Error::Msg(format!("no parameter {name}")))
+    }
+
+    /// Logits `[batch, time, vocab]` of token ids `[batch, time]` (equal lengths).
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let c = &self.config;
+        let (b, t) = ids.dims2()?;
+        let (h, kv, hd) = (c.num_heads, c.num_kv_heads, c.head_dim());
+        let eps = c.norm_eps;
+        let embed = self.var("embed")?;
+        let mut x = embed
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, t, c.hidden_size))?;
+        let mask = causal(t, ids.device())?;
+        let cos = self.rope.0.narrow(0, 0, t)?;
+        let sin = self.rope.1.narrow(0, 0, t)?;
+        for l in 0..c.num_layers {
+            let p = |n: &str| format!("layers.{l}.{n}");
+            let hdn = rms_norm(&x, self.var(&p("attn_norm.weight"))?, eps)?;
+            let proj = |w: &str, heads: usize| -> candle_core::Result<Tensor> {
+                hdn.broadcast_matmul(&self.var(&p(w))?.t()?)?
+                    .reshape((b, t, heads, hd))?
+                    .transpose(1, 2)
+            };
+            let q = rope(&proj("q.weight", h)?, &cos, &sin)?;
+            let k = rope(&proj("k.weight", kv)?, &cos, &sin)?;
+            let v = proj("v.weight", kv)?;
+            let (k, v) = if h == kv {
+                (k, v)
+            } else {
+                let g = h / kv;
+                let rep = |x: Tensor| -> candle_core::Result<Tensor> {
+                    x.unsqueeze(2)?
+                        .broadcast_as((b, kv, g, t, hd))?
+                        .reshape((b, h, t, hd))
+                };
+                (rep(k)?, rep(v)?)
+            };
+            let att = (q.contiguous()?.matmul(&k.t()?.contiguous()?)? / (hd as f64).sqrt())?
+                .broadcast_add(&mask)?;
+            let att = candle_nn::ops::softmax(&att, D::Minus1)?;
+            let y = att
+                .matmul(&v.contiguous()?)?
+                .transpose(1, 2)?
+                .reshape((b, t, h * hd))?;
+            x = (x + y.broadcast_matmul(&self.var(&p("o.weight"))?.t()?)?)?;
+            let hdn = rms_norm(&x, self.var(&p("ffn_norm.weight"))?, eps)?;
+            let up = hdn
+                .broadcast_matmul(&self.var(&p("up.weight"))?.t()?)?
+                .relu()?;
+            x = (x + up.broadcast_matmul(&self.var(&p("down.weight"))?.t()?)?)?;
+        }
+        let x = rms_norm(&x, self.var("norm.weight")?, eps)?;
+        x.broadcast_matmul(&embed.t()?)
+    }
+
+    /// Mean cross-entropy of the scored positions of a batch (padded with 0 to one length).
+    pub fn loss(&self, batch: &[Example]) -> candle_core::Result<Tensor> {
+        let t = batch.iter().map(|e| e.tokens.len()).max().unwrap_or(1);
+        let mut ids = Vec::with_capacity(batch.len() * t);
+        let mut rows = Vec::new();
+        let mut targets = Vec::new();
+        for (n, e) in batch.iter().enumerate() {
+            ids.extend(&e.tokens);
+            ids.extend(std::iter::repeat_n(0u32, t - e.tokens.len()));
+            for &i in &e.scored {
+                if i + 1 < e.tokens.len() {
+                    rows.push((n * t + i) as u32);
+                    targets.push(e.tokens[i + 1]);
+                }
+            }
+        }
+        let dev = Device::Cpu;
+        let ids = Tensor::from_vec(ids, (batch.len(), t), &dev)?;
+        let logits = self
+            .forward(&ids)?
+            .reshape((batch.len() * t, self.config.vocab_size))?;
+        let picked = logits.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+        candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)
+    }
+
+    /// One optimizer step on a batch; returns the loss before it.
+    pub fn step(&mut self, batch: &[Example]) -> candle_core::Result<f32> {
+        let loss = self.loss(batch)?;
+        self.optimizer.backward_step(&loss)?;
+        self.step += 1;
+        loss.to_scalar::<f32>()
+    }
+
+    /// Writes a model directory (config.json, tokenizer.json, weights.bin) the runtime loads.
+    pub fn export(
+        &self,
+        dir: &Path,
+        tokenizer: &tokenizers::Tokenizer,
+    ) -> Result<(), crate::convert::ConvertError> {
+        let write_err = |source| crate::convert::ConvertError::Write {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+        let mut resident = Vec::new();
+        let mut ffn: Vec<FfnWeights> = Vec::new();
+        for l in 0..self.config.num_layers {
+            ffn.push(FfnWeights {
+                up: self.var(&format!("layers.{l}.up.weight"))?.clone(),
+                gate: None,
+                down: self.var(&format!("layers.{l}.down.weight"))?.clone(),
+            });
+        }
+        for (name, var) in &self.vars {
+            if !(name.ends_with(".up.weight") || name.ends_with(".down.weight")) {
+                resident.push((name.clone(), var.as_tensor().clone()));
+            }
+        }
+        weights::write(
+            &dir.join("weights.bin"),
+            weights::DType::F32,
+            &resident,
+            &ffn,
+        )?;
+        std::fs::write(dir.join("config.json"), self.config.to_json()).map_err(write_err)?;
+        tokenizer
+            .save(dir.join("tokenizer.json"), false)
+            .map_err(|e| crate::tokenizer::TokenizerError::Build(e.to_string()))?;
+        Ok(())
+    }
+}
+
+fn rope_tables(config: &Config, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let hd = config.head_dim();
+    let inv: Vec<f32> = (0..hd)
+        .step_by(2)
+        .map(|i| 1.0 / config.rope_theta.powf(i as f32 / hd as f32))
+        .collect();
+    let inv = Tensor::from_vec(inv, (1, hd / 2), dev)?;
+    let pos = Tensor::arange(0u32, config.max_positions as u32, dev)?
+        .to_dtype(DType::F32)?
+        .reshape((config.max_positions, 1))?;
+    let f = pos.matmul(&inv)?;
+    let f = Tensor::cat(&[&f, &f], 1)?;
+    Ok((f.cos()?, f.sin()?))
+}
+
+/// Rotate-half RoPE from ops that record gradients; `x` is `[b, heads, t, hd]`.
+fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+    let hd = x.dim(D::Minus1)?;
+    let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
+    let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
+}
+
+/// RMSNorm from ops that record gradients.
+fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+    x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
+}
+
+fn causal(t: usize, dev: &Device) -> candle_core::Result<Tensor> {
+    let v: Vec<f32> = (0..t)
+        .flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { -1e9 }))
+        .collect();
+    Tensor::from_vec(v, (t, t), dev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Model;
+
+    fn texts() -> Vec<String> {
+        (0..200)
+            .map(|k| {
+                format!(
+                    "call {} {}\n",
+                    ["ada", "kai", "noor", "zara"][k % 4],
+                    k % 10
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn training_lowers_the_loss_and_the_runtime_runs_what_it_exported() {
+        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let vocab = tok.get_vocab_size(true);
+        let data: Vec<Example> = texts()
+            .iter()
+            .take(16)
+            .map(|t| {
+                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
+                let scored = (0..tokens.len() - 1).collect();
+                Example { tokens, scored }
+            })
+            .collect();
+        let mut trainer =
+            Trainer::new(config(vocab, 32, 2, 4, 2, 64, 64), 5, 3e-3).expect("trainer");
+        let first = trainer
+            .loss(&data)
+            .expect("loss")
+            .to_scalar::<f32>()
+            .expect("f32");
+        for _ in 0..60 {
+            trainer.step(&data).expect("step");
+        }
+        let last = trainer
+            .loss(&data)
+            .expect("loss")
+            .to_scalar::<f32>()
+            .expect("f32");
+        assert!(last < first * 0.6, "loss {first} -> {last}");
+
+        // The same seed gives the same start.
+        let again = Trainer::new(config(vocab, 32, 2, 4, 2, 64, 64), 5, 3e-3).expect("trainer");
+        let a = again
+            .loss(&data)
+            .expect("loss")
+            .to_scalar::<f32>()
+            .expect("f32");
+        assert_eq!(a, first);
+
+        // Exported, the runtime's logits equal the trainer's.
+        let dir = tempfile::tempdir().expect("dir");
+        trainer.export(dir.path(), &tok).expect("export");
+        let model = Model::load(dir.path()).expect("load");
+        let tokens = &data[3].tokens;
+        let ids = Tensor::new(tokens.as_slice(), &Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .expect("ids");
+        let theirs = trainer
+            .forward(&ids)
+            .and_then(|l| l.squeeze(0))
+            .expect("forward");
+        let mut state = model.empty();
+        let ours = model.forward_all(&mut state, tokens).expect("runtime");
+        let diff = (ours - theirs)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("diff");
+        assert!(diff < 1e-4, "{diff}");
+    }
+}
