@@ -149,15 +149,22 @@ pub async fn run(
     source: Source,
     mut control: mpsc::Receiver<Control>,
 ) -> Result<(), ServiceError> {
-    let store = if settings.store.ephemeral {
-        Store::memory()
+    // Opening the store and reading its entities are disk work: the blocking pool.
+    let dir = if settings.store.ephemeral {
+        None
     } else {
-        let dir = crate::config::data_dir().ok_or(ServiceError::NoDataDir)?;
-        tokio::task::spawn_blocking(move || Store::open(&dir))
-            .await
-            .map_err(|_| ServiceError::NoDataDir)??
+        Some(crate::config::data_dir().ok_or(ServiceError::NoDataDir)?)
     };
-    let entities = store.entities(now_ms())?;
+    let (store, entities) = tokio::task::spawn_blocking(move || {
+        let store = match dir {
+            Some(dir) => Store::open(&dir)?,
+            None => Store::memory(),
+        };
+        let entities = store.entities(now_ms())?;
+        Ok::<_, StoreError>((store, entities))
+    })
+    .await
+    .map_err(|_| ServiceError::NoDataDir)??;
     let (base, sources) = match source {
         Source::Fixed(case) => {
             let case = *case;

@@ -246,17 +246,7 @@ impl Store {
         &self,
         entities: Vec<StoredEntity>,
     ) -> Result<Vec<StoredEntity>, StoreError> {
-        let mut inner = self.lock();
-        let mut out = Vec::with_capacity(entities.len());
-        let mut batch = Vec::with_capacity(entities.len());
-        for mut e in entities {
-            e.id = CONVERSATION_IDS | (inner.next_id()? & (CONVERSATION_IDS - 1));
-            e.background = false;
-            batch.push((e.id.to_be_bytes().to_vec(), encode(&e)?));
-            out.push(e);
-        }
-        inner.apply(CONVERSATION, false, batch, true)?;
-        Ok(out)
+        self.put_entities(entities, false)
     }
 
     /// Replaces the background entities, once on disk.
@@ -264,16 +254,32 @@ impl Store {
         &self,
         entities: Vec<StoredEntity>,
     ) -> Result<Vec<StoredEntity>, StoreError> {
+        self.put_entities(entities, true)
+    }
+
+    /// Gives the entities their ids and writes them durably: conversation entities are added
+    /// (ids from the store's counter), background ones replace the previous set (ids by
+    /// position).
+    fn put_entities(
+        &self,
+        entities: Vec<StoredEntity>,
+        background: bool,
+    ) -> Result<Vec<StoredEntity>, StoreError> {
         let mut inner = self.lock();
         let mut out = Vec::with_capacity(entities.len());
         let mut batch = Vec::with_capacity(entities.len());
         for (n, mut e) in entities.into_iter().enumerate() {
-            e.id = BACKGROUND_IDS | n as u64;
-            e.background = true;
+            e.id = if background {
+                BACKGROUND_IDS | n as u64
+            } else {
+                CONVERSATION_IDS | (inner.next_id()? & (CONVERSATION_IDS - 1))
+            };
+            e.background = background;
             batch.push((e.id.to_be_bytes().to_vec(), encode(&e)?));
             out.push(e);
         }
-        inner.apply(BACKGROUND, true, batch, true)?;
+        let tree = if background { BACKGROUND } else { CONVERSATION };
+        inner.apply(tree, background, batch, true)?;
         Ok(out)
     }
 

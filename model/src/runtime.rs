@@ -185,6 +185,11 @@ impl Model {
 
     /// Logits `[tokens, vocab]` of every position, after `state` (which is extended).
     pub fn forward_all(&self, state: &mut State, tokens: &[u32]) -> Result<Tensor, ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::Candle(candle_core::Error::Msg(
+                "forward_all needs at least one token".into(),
+            )));
+        }
         let hidden = self.run(state, tokens)?;
         let logits = self.decoder.logits(&hidden, None, &self.ctx)?;
         state.last = Some(logits.get(tokens.len() - 1)?);
