@@ -34,8 +34,9 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-/// The resolver used when the config does not choose one. Baseline until a model ships.
-pub const DEFAULT_RESOLVER: Resolver = Resolver::Baseline;
+/// The resolver used when the config does not choose one: the shipped model (the baseline
+/// answers when no model loads).
+pub const DEFAULT_RESOLVER: Resolver = Resolver::Model;
 
 /// Every config key as `section.key`, in file order.
 const KEYS: [&str; 19] = [
@@ -156,10 +157,10 @@ impl Default for StoreSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSettings {
     /// `resolver`: which resolver answers queries, `"baseline"` or `"model"`.
-    /// Default [`DEFAULT_RESOLVER`] (`"baseline"`).
+    /// Default [`DEFAULT_RESOLVER`] (`"model"`).
     pub resolver: Resolver,
-    /// `path`: the model file to load; `None` (an empty string in the file) is the model
-    /// built into deixisd. Default `None`.
+    /// `path`: the model directory to load; `None` (an empty string in the file) is the
+    /// shipped model (`resolve::builtin_model_dir`). Default `None`.
     pub path: Option<PathBuf>,
     /// `dram_budget_mib`: the most memory the model may use, in MiB; at least 16.
     /// Default `512`.
@@ -547,7 +548,7 @@ impl Settings {
         );
         w.key(
             "path",
-            "The model file to load; empty for the model built into deixisd.",
+            "The model directory to load; empty for the shipped model (deixis-small).",
             &m.path,
             &dm.path,
         );

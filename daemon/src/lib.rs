@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod resolve;
 pub mod service;
 pub mod store;
+pub mod training;
 pub mod worker;
 
 pub mod eval;

@@ -6,6 +6,7 @@ use deixis_parser::format::Turn;
 use deixis_parser::{ElementId, Screen, ScreenParse};
 
 pub mod baseline;
+pub mod model;
 
 /// What a resolver is asked.
 #[derive(Debug, Clone, Copy)]
@@ -93,9 +94,58 @@ impl Answer {
     }
 }
 
-/// Anything that answers requests: the baseline, later the language model.
+/// Anything that answers requests: the baseline or a language model.
 pub trait Resolver {
-    /// Short name for reports ("baseline", "model").
+    /// Short name for reports ("baseline", the model directory's name).
     fn name(&self) -> &str;
+    /// A new screen's prompt prefix (instruction and parse), before any request on it: a
+    /// language model computes its state over it now so requests only add their own part.
+    fn prepare(&self, _prefix: &str) {}
     fn resolve(&self, request: &Request<'_>) -> Answer;
+}
+
+/// The shipped model's directory name.
+pub const BUILTIN_MODEL: &str = "deixis-small";
+
+/// Where the shipped model is: `$XDG_DATA_HOME/deixis/models/deixis-small`,
+/// `/usr/share/deixis/models/deixis-small` (packages), or the source tree this binary was
+/// built from (`model/deixis-small`); the first that holds a `config.json`.
+pub fn builtin_model_dir() -> Option<std::path::PathBuf> {
+    let source_tree =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../model/{BUILTIN_MODEL}"));
+    crate::config::data_dir()
+        .map(|d| d.join("models").join(BUILTIN_MODEL))
+        .into_iter()
+        .chain([
+            std::path::Path::new("/usr/share/deixis/models").join(BUILTIN_MODEL),
+            source_tree,
+        ])
+        .find(|d| d.join("config.json").is_file())
+}
+
+/// The resolver `settings` choose. A model that cannot be loaded leaves the baseline in its
+/// place, and the reason is returned with it (for the log or the terminal).
+pub fn load(settings: &crate::config::Settings) -> (Box<dyn Resolver + Send>, Option<String>) {
+    use crate::config::Resolver as Choice;
+    if settings.model.resolver == Choice::Baseline {
+        return (Box::new(baseline::Baseline), None);
+    }
+    let Some(dir) = settings.model.path.clone().or_else(builtin_model_dir) else {
+        return (
+            Box::new(baseline::Baseline),
+            Some(format!(
+                "no model: the built-in model ({BUILTIN_MODEL}) is not installed and model.path is not set; the baseline answers"
+            )),
+        );
+    };
+    match model::ModelResolver::load(&dir, settings.parse.max_text_chars) {
+        Ok(m) => (Box::new(m), None),
+        Err(e) => (
+            Box::new(baseline::Baseline),
+            Some(format!(
+                "cannot load the model {}: {e}; the baseline answers",
+                dir.display()
+            )),
+        ),
+    }
 }

@@ -29,7 +29,6 @@ use crate::access::Access;
 use crate::capture::{Accessibility, CaptureConfig, LiveScreenHandle};
 use crate::config::Settings;
 use crate::pipeline::Prepared;
-use crate::resolve::baseline::Baseline;
 use crate::store::{LogEntry, Part, Store, StoreError, StoredEntity};
 use crate::worker::Worker;
 
@@ -191,11 +190,15 @@ pub async fn run(
             )
         }
     };
-    let resolver = Baseline;
+    let (resolver, why_not) = crate::resolve::load(&settings);
+    if let Some(why_not) = why_not {
+        tracing::warn!("{why_not}");
+    }
+    tracing::info!(resolver = resolver.name(), "resolver loaded");
     let service = Service {
         inner: Arc::new(Inner {
-            resolver: crate::resolve::Resolver::name(&resolver).to_owned(),
-            worker: Worker::start(Box::new(resolver)).map_err(ServiceError::Worker)?,
+            resolver: resolver.name().to_owned(),
+            worker: Worker::start(resolver).map_err(ServiceError::Worker)?,
             settings: RwLock::new(Arc::new(settings)),
             settings_generation: AtomicU64::new(0),
             screens: Screens::new(base),

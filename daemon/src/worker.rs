@@ -191,6 +191,7 @@ impl Thread {
         prefix.push_str("Screen:\n");
         prefix.push_str(parse);
         prefix.push('\n');
+        self.resolver.prepare(&prefix);
         self.prefix = Some((snapshot.id.clone(), prefix));
     }
 }

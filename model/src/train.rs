@@ -1,15 +1,17 @@
 //! Training deixis's own decoder from scratch with candle on the CPU: seeded initialization,
 //! a training forward pass built from ops that record gradients (candle's fused RMSNorm,
-//! softmax and RoPE kernels do not), cross-entropy on the answer tokens only, AdamW, and
-//! export into a model directory the runtime loads.
+//! softmax and RoPE kernels do not), cross-entropy on the answer tokens only, AdamW,
+//! checkpoints that resume exactly (parameters and optimizer moments), and export into a
+//! model directory the runtime loads.
 //!
 //! The forward pass here and the runtime's (`decoder.rs`) are two implementations of one
 //! architecture; a test checks they give the same logits.
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
@@ -30,7 +32,59 @@ pub struct Trainer {
     vars: Vec<(String, Var)>,
     optimizer: AdamW,
     rope: (Tensor, Tensor),
+    /// Optimizer steps taken.
     pub step: usize,
+}
+
+/// AdamW with decoupled weight decay (on matrices, not on norm weights), written here rather
+/// than candle-nn's because candle-nn's keeps its moments private: a checkpoint must hold them
+/// for a resumed run to continue exactly where the first one stopped.
+#[derive(Debug)]
+struct AdamW {
+    lr: f64,
+    weight_decay: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    /// First and second moments, one pair per parameter (in `Trainer::vars` order).
+    moments: Vec<(Tensor, Tensor)>,
+}
+
+impl AdamW {
+    fn new(vars: &[(String, Var)], lr: f64) -> candle_core::Result<AdamW> {
+        let moments = vars
+            .iter()
+            .map(|(_, v)| Ok((v.zeros_like()?, v.zeros_like()?)))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(AdamW {
+            lr,
+            weight_decay: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            moments,
+        })
+    }
+
+    /// One update of every parameter from the gradients of `loss`; `t` counts from 1.
+    fn step(&mut self, vars: &[(String, Var)], loss: &Tensor, t: usize) -> candle_core::Result<()> {
+        let grads = loss.backward()?;
+        let c1 = 1.0 - self.beta1.powi(t as i32);
+        let c2 = 1.0 - self.beta2.powi(t as i32);
+        for ((name, var), (m, v)) in vars.iter().zip(&mut self.moments) {
+            let Some(g) = grads.get(var) else { continue };
+            *m = ((&*m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
+            *v = ((&*v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            let update = ((&*m / c1)? / ((&*v / c2)?.sqrt()? + self.eps)?)?;
+            let decay = if name.ends_with("norm.weight") {
+                1.0
+            } else {
+                1.0 - self.lr * self.weight_decay
+            };
+            var.set(&((var.as_tensor() * decay)? - (update * self.lr)?)?)?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Trainer {
@@ -108,14 +162,7 @@ impl Trainer {
                 Var::from_tensor(&Tensor::from_vec(values, shape, &dev)?)?,
             ));
         }
-        let optimizer = AdamW::new(
-            vars.iter().map(|(_, v)| v.clone()).collect(),
-            ParamsAdamW {
-                lr,
-                weight_decay: 0.01,
-                ..ParamsAdamW::default()
-            },
-        )?;
+        let optimizer = AdamW::new(&vars, lr)?;
         let rope = rope_tables(&config, &dev)?;
         Ok(Trainer {
             config,
@@ -215,9 +262,69 @@ impl Trainer {
     /// One optimizer step on a batch; returns the loss before it.
     pub fn step(&mut self, batch: &[Example]) -> candle_core::Result<f32> {
         let loss = self.loss(batch)?;
-        self.optimizer.backward_step(&loss)?;
         self.step += 1;
+        self.optimizer.step(&self.vars, &loss, self.step)?;
         loss.to_scalar::<f32>()
+    }
+
+    /// The learning rate of the following steps.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.optimizer.lr = lr;
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameters(&self) -> usize {
+        self.vars.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// Saves parameters, optimizer moments and the step count (safetensors) to `path`.
+    pub fn save_checkpoint(&self, path: &Path) -> candle_core::Result<()> {
+        let mut tensors = HashMap::new();
+        for ((name, var), (m, v)) in self.vars.iter().zip(&self.optimizer.moments) {
+            tensors.insert(format!("param.{name}"), var.as_tensor().clone());
+            tensors.insert(format!("adam_m.{name}"), m.clone());
+            tensors.insert(format!("adam_v.{name}"), v.clone());
+        }
+        tensors.insert(
+            "step".to_owned(),
+            Tensor::new(&[self.step as u32], &Device::Cpu)?,
+        );
+        let tmp = path.with_extension("tmp");
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// Restores what `save_checkpoint` wrote; the config must be the one it was saved with.
+    pub fn load_checkpoint(&mut self, path: &Path) -> candle_core::Result<()> {
+        let mut tensors = candle_core::safetensors::load(path, &Device::Cpu)?;
+        let mut take = |key: String, like: &Tensor| -> candle_core::Result<Tensor> {
+            let t = tensors.remove(&key).ok_or_else(|| {
+                candle_core::Error::Msg(format!(
+                    "checkpoint {} has no {key}: was it written with another config?",
+                    path.display()
+                ))
+            })?;
+            if t.dims() != like.dims() {
+                return Err(candle_core::Error::Msg(format!(
+                    "checkpoint {}: {key} is {:?}, the config makes it {:?}",
+                    path.display(),
+                    t.dims(),
+                    like.dims()
+                )));
+            }
+            Ok(t)
+        };
+        for ((name, var), (m, v)) in self.vars.iter().zip(&mut self.optimizer.moments) {
+            var.set(&take(format!("param.{name}"), var.as_tensor())?)?;
+            *m = take(format!("adam_m.{name}"), m)?;
+            *v = take(format!("adam_v.{name}"), v)?;
+        }
+        let step = tensors
+            .remove("step")
+            .ok_or_else(|| candle_core::Error::Msg("checkpoint has no step".into()))?;
+        self.step = step.to_vec1::<u32>()?[0] as usize;
+        Ok(())
     }
 
     /// Writes a model directory (config.json, tokenizer.json, weights.bin) the runtime loads.
@@ -372,5 +479,43 @@ mod tests {
             .and_then(|d| d.to_scalar::<f32>())
             .expect("diff");
         assert!(diff < 1e-4, "{diff}");
+    }
+
+    #[test]
+    fn a_resumed_run_continues_exactly() {
+        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let vocab = tok.get_vocab_size(true);
+        let data: Vec<Example> = texts()
+            .iter()
+            .take(8)
+            .map(|t| {
+                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
+                let scored = (0..tokens.len() - 1).collect();
+                Example { tokens, scored }
+            })
+            .collect();
+        let cfg = config(vocab, 16, 1, 2, 2, 32, 32);
+        let mut a = Trainer::new(cfg.clone(), 9, 1e-2).expect("trainer");
+        for _ in 0..3 {
+            a.step(&data).expect("step");
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("checkpoint.safetensors");
+        a.save_checkpoint(&path).expect("save");
+        let mut b = Trainer::new(cfg.clone(), 1234, 1e-2).expect("trainer");
+        b.load_checkpoint(&path).expect("load");
+        assert_eq!(b.step, 3);
+        for _ in 0..2 {
+            a.step(&data).expect("step");
+            b.step(&data).expect("step");
+        }
+        let la = a.loss(&data).and_then(|l| l.to_scalar::<f32>()).expect("a");
+        let lb = b.loss(&data).and_then(|l| l.to_scalar::<f32>()).expect("b");
+        assert_eq!(la, lb);
+
+        // A checkpoint of another size is refused with a message naming the difference.
+        let mut other = Trainer::new(config(vocab, 32, 1, 2, 2, 32, 32), 9, 1e-2).expect("t");
+        let err = other.load_checkpoint(&path).expect_err("other size");
+        assert!(err.to_string().contains("the config makes it"), "{err}");
     }
 }

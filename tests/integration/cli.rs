@@ -631,37 +631,6 @@ fn missing_file_exits_1_naming_the_path() {
 }
 
 #[test]
-fn model_resolver_exits_1_saying_no_model_ships() {
-    let card = "parser/testdata/screens/contact_card.json";
-    let sample = data("sample.jsonl");
-    let runs = [
-        run([
-            "resolve",
-            "--resolver",
-            "model",
-            "--screen",
-            card,
-            "call her",
-        ]),
-        Run::of(deixis().args(["eval", "--resolver", "model"]).arg(&sample)),
-        Run::of(
-            deixis()
-                .env("DEIXIS_MODEL_RESOLVER", "model")
-                .args(["resolve", "--screen", card, "q"]),
-        ),
-    ];
-    for out in runs {
-        let out = out.code(1);
-        assert!(
-            out.stderr.contains("no language model ships"),
-            "{}",
-            out.stderr
-        );
-        assert_eq!(out.stdout, "");
-    }
-}
-
-#[test]
 fn invalid_utf8_screen_exits_1() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write(dir.path(), "latin1.json", b"{\n\"query\": \"caf\xe9\"}");

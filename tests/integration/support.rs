@@ -34,7 +34,8 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The `deixis` binary, ready to run from the workspace root with no `DEIXIS_*` variables and
+/// The `deixis` binary, ready to run from the workspace root with the baseline resolver, no
+/// other `DEIXIS_*` variables, and
 /// `XDG_CONFIG_HOME` and `HOME` on an empty directory, so no developer config leaks in. A test
 /// that needs a config file sets `XDG_CONFIG_HOME` again on the returned command.
 pub fn deixis() -> Command {
@@ -56,6 +57,9 @@ fn clean(mut cmd: Command) -> Command {
             cmd.env_remove(name);
         }
     }
+    // The baseline's answers are exact rules, which the CLI and service tests check; the
+    // shipped model (the default) is tested in model.rs, which removes this.
+    cmd.env("DEIXIS_MODEL_RESOLVER", "baseline");
     cmd
 }
 

@@ -14,7 +14,7 @@ use deixis_daemon::capture::{Accessibility, CaptureConfig, Snapshot};
 use deixis_daemon::config::{self, Resolver as ResolverChoice, Settings, Sources};
 use deixis_daemon::eval::{eval_file, FileReport};
 use deixis_daemon::pipeline::{parse_config, prepare, Prepared};
-use deixis_daemon::resolve::baseline::Baseline;
+use deixis_daemon::resolve::model::ModelResolver;
 use deixis_daemon::resolve::{Request, Resolver};
 use deixis_parser::format::read_screen_file;
 use deixis_parser::parse::seed_from;
@@ -102,6 +102,13 @@ enum Command {
         /// Print {"files": [...]} as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// A chat model (SmolLM2-Instruct) reads this many solved generated examples first
+        /// (few-shot); our own model ignores it.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        shots: usize,
+        /// Only the first N cases of each file (for slow resolvers).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
         #[arg(required = true, value_name = "FILE.jsonl")]
         files: Vec<PathBuf>,
     },
@@ -140,6 +147,22 @@ enum ModelCommand {
         /// How many cases.
         #[arg(long, default_value_t = 1000)]
         count: usize,
+    },
+    /// Train the reference model from scratch on generated data (CPU): tokenizer,
+    /// checkpoints, loss.csv, eval.csv, loss.png and the exported model in --out.
+    ///
+    /// The run's settings are the file given with --config (TOML; the shipped model's is
+    /// model/deixis-small.toml).
+    Train {
+        /// Where the run's files go (default: train-<config name> in the current directory).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Stop (with a checkpoint) after this step; --resume continues the same run.
+        #[arg(long, value_name = "STEP")]
+        stop_after: Option<usize>,
     },
     /// Greedy generation from a prompt (a smoke test of a model).
     Generate {
@@ -240,6 +263,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Model(command) = cli.command {
+        return model_command(command, cli.config);
+    }
     let mut sources = Sources::from_process(cli.config.as_deref());
     if let Command::Resolve { resolver, .. } | Command::Eval { resolver, .. } = &cli.command {
         if let Some(r) = resolver.resolver {
@@ -345,17 +371,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Model(command) => model_command(command),
+        Command::Model(_) => unreachable!("handled above"),
         Command::Screen { json } => screen_via_daemon(json),
         Command::Status { json } => status_via_daemon(json),
         Command::Forget { scope, json } => forget_via_daemon(scope, json),
-        Command::Eval { json, files, .. } => {
-            let resolver = load_resolver(&settings)?;
+        Command::Eval {
+            json,
+            files,
+            shots,
+            limit,
+            ..
+        } => {
+            let resolver = if shots > 0 && settings.model.resolver == ResolverChoice::Model {
+                let dir = settings
+                    .model
+                    .path
+                    .clone()
+                    .or_else(deixis_daemon::resolve::builtin_model_dir)
+                    .ok_or_else(|| user(anyhow!("--shots: give --model DIR")))?;
+                let examples = deixis_daemon::training::few_shot(shots, &settings.parse);
+                Box::new(
+                    ModelResolver::load(&dir, settings.parse.max_text_chars)
+                        .with_context(|| format!("cannot load the model {}", dir.display()))
+                        .map_err(user)?
+                        .with_shots(examples),
+                )
+            } else {
+                load_resolver(&settings)?
+            };
             let mut reports = Vec::new();
             for path in &files {
-                let bytes = std::fs::read(path)
+                let mut bytes = std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))
                     .map_err(user)?;
+                if let Some(n) = limit {
+                    let end = bytes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &b)| b == b'\n')
+                        .nth(n.saturating_sub(1))
+                        .map_or(bytes.len(), |(i, _)| i + 1);
+                    bytes.truncate(if n == 0 { 0 } else { end });
+                }
                 let shown = path.display().to_string();
                 reports.push(eval_file(
                     &shown,
@@ -387,7 +444,8 @@ fn cached_model(name: &str) -> Option<PathBuf> {
     deixis_model::cache_dir().map(|c| c.join("models").join(name))
 }
 
-fn model_command(command: ModelCommand) -> anyhow::Result<()> {
+/// `deixis model ...`; `train_config` is `--config` (the training settings for `train`).
+fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow::Result<()> {
     use deixis_model::convert::{convert, Source};
     use deixis_model::weights::DType;
     match command {
@@ -442,6 +500,32 @@ fn model_command(command: ModelCommand) -> anyhow::Result<()> {
                 writeln!(out, "{}", deixis_parser::format::case_to_json(&case))?;
             }
             out.flush()?;
+            Ok(())
+        }
+        ModelCommand::Train {
+            out,
+            resume,
+            stop_after,
+        } => {
+            let config = train_config
+                .ok_or_else(|| user(anyhow!("give the training settings with --config FILE")))?;
+            let settings = deixis_daemon::training::TrainConfig::read(&config).map_err(user)?;
+            let out = out.unwrap_or_else(|| {
+                let stem = config
+                    .file_stem()
+                    .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+                PathBuf::from(format!("train-{stem}"))
+            });
+            deixis_daemon::training::run(&settings, &out, resume, stop_after).map_err(|e| {
+                if e.is::<deixis_daemon::training::OutError>() {
+                    user(e)
+                } else {
+                    e
+                }
+            })?;
+            std::fs::copy(&config, out.join("train.toml")).with_context(|| {
+                format!("cannot copy {} into {}", config.display(), out.display())
+            })?;
             Ok(())
         }
         ModelCommand::Generate {
@@ -686,13 +770,14 @@ fn split_line(e: &deixis_parser::FormatError) -> (usize, String) {
     (e.line(), rest)
 }
 
-fn load_resolver(settings: &Settings) -> anyhow::Result<Box<dyn Resolver>> {
-    match settings.model.resolver {
-        ResolverChoice::Baseline => Ok(Box::new(Baseline)),
-        ResolverChoice::Model => Err(user(anyhow!(
-            "resolver \"model\": no language model ships with this build yet; use --resolver baseline"
-        ))),
+/// The configured resolver; a model that does not load is named on stderr and the baseline
+/// answers.
+fn load_resolver(settings: &Settings) -> anyhow::Result<Box<dyn Resolver + Send>> {
+    let (resolver, why_not) = deixis_daemon::resolve::load(settings);
+    if let Some(why_not) = why_not {
+        eprintln!("deixis: {why_not}");
     }
+    Ok(resolver)
 }
 
 fn read_and_prepare(path: &Path, settings: &Settings) -> anyhow::Result<(Case, Prepared)> {

@@ -1,0 +1,471 @@
+//! The language-model resolver: the prompt (parser::prompt) read by a model, and constrained
+//! decoding over the prompt's candidate numbers and 0.
+//!
+//! The model answers `" 3<|end|>"`, or `" 3, 5<|end|>"` for several entities, or `" 0<|end|>"`
+//! for none (`<|end|>` is the model's end-of-sequence token; a chat model answers in its own
+//! turn, without the space). Every number is scored: the
+//! probability of `" N"` followed by the end or by a comma, normalized over the numbers
+//! present (constrained decoding, `Model::score`). The best number is selected; while the
+//! model prefers a comma after the last selected number, the next best is added.
+//!
+//! Prompt and answer are tokenized in pieces (the screen prefix, the rest of the prompt, each
+//! `" N"`, each `","`), the same way in training (`crate::training`) and here, so a screen's
+//! prefix is computed once (`prepare`, `PrefixCache`) and reused by every request on it.
+//!
+//! A request the model cannot take (a prompt longer than its context) is answered by the
+//! baseline, and the log says so (sizes only).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use deixis_model::{Model, ModelError, PrefixCache};
+use deixis_parser::prompt::{self, Prompt};
+use tokenizers::Tokenizer;
+
+use super::baseline::Baseline;
+use super::{Answer, Ranked, Request, Resolver};
+
+/// At most this many entities in one answer.
+pub const MAX_SELECTED: usize = 8;
+
+/// How the prompt is wrapped for the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Style {
+    /// Our own model: the prompt as it is.
+    Plain,
+    /// A chat model (SmolLM2-Instruct): the prompt as the user's turn of its chat template,
+    /// after `shots` solved examples (prompt, answer numbers) as earlier turns.
+    Chat { shots: Vec<(String, Vec<usize>)> },
+}
+
+/// Prompt and answer pieces as token ids.
+#[derive(Debug)]
+pub struct Pieces<'a> {
+    tokenizer: &'a Tokenizer,
+    end: u32,
+    /// `" N"` (our prompt ends with "Relevant entity:"), or `"N"` (a chat model's answer
+    /// starts its own turn).
+    space: bool,
+}
+
+impl<'a> Pieces<'a> {
+    /// The pieces of `model`, whose config must name its end token.
+    pub fn new(model: &'a Model) -> Result<Pieces<'a>, ModelError> {
+        let end = model.config.eos_token_id.ok_or_else(|| {
+            ModelError::Candle(candle_core::Error::Msg(
+                "the model's config names no end-of-sequence token".into(),
+            ))
+        })?;
+        Ok(Pieces::with(&model.tokenizer, end))
+    }
+
+    pub fn with(tokenizer: &'a Tokenizer, end: u32) -> Pieces<'a> {
+        Pieces {
+            tokenizer,
+            end,
+            space: true,
+        }
+    }
+
+    fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {
+        Ok(deixis_model::tokenizer::encode(self.tokenizer, text)?)
+    }
+
+    /// `lead` (constant text before every prompt) and the prompt, tokenized as two pieces:
+    /// the screen prefix and the request part. Returns the tokens and the prefix length.
+    pub fn prompt(&self, lead: &str, prompt: &Prompt) -> Result<(Vec<u32>, usize), ModelError> {
+        let mut tokens = self.encode(&format!("{lead}{}", &prompt.text[..prompt.prefix_len]))?;
+        let prefix = tokens.len();
+        tokens.extend(self.encode(&prompt.text[prompt.prefix_len..])?);
+        Ok((tokens, prefix))
+    }
+
+    /// `" N"` followed by the end token (`last`) or by a comma.
+    pub fn number(&self, n: usize, last: bool) -> Result<Vec<u32>, ModelError> {
+        let mut t = self.encode(&if self.space {
+            format!(" {n}")
+        } else {
+            n.to_string()
+        })?;
+        if last {
+            t.push(self.end);
+        } else {
+            t.extend(self.encode(",")?);
+        }
+        Ok(t)
+    }
+
+    /// The whole answer for `numbers` (empty: `" 0"`).
+    pub fn answer(&self, numbers: &[usize]) -> Result<Vec<u32>, ModelError> {
+        if numbers.is_empty() {
+            return self.number(0, true);
+        }
+        let mut t = Vec::new();
+        for (i, &n) in numbers.iter().enumerate() {
+            t.extend(self.number(n, i + 1 == numbers.len())?);
+        }
+        Ok(t)
+    }
+}
+
+/// The chat template's wrapping of one user turn and the assistant's answer start.
+fn chat_turn(user: &str) -> String {
+    format!("<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+}
+
+/// A model directory answering requests.
+#[derive(Debug)]
+pub struct ModelResolver {
+    model: Model,
+    name: String,
+    style: Style,
+    /// Text before every prompt (chat style: the solved examples and the turn's start).
+    lead: String,
+    max_text_chars: usize,
+    cache: Mutex<PrefixCache>,
+}
+
+impl ModelResolver {
+    /// Loads the model in `dir`; element texts in prompts are shortened to `max_text_chars`.
+    /// A model whose tokenizer has the chat template's tokens is asked in chat style
+    /// (zero-shot; see `with_shots`), any other as it is.
+    pub fn load(dir: &Path, max_text_chars: usize) -> Result<Self, ModelError> {
+        let model = Model::load(dir)?;
+        Pieces::new(&model)?;
+        let style = if model.tokenizer.token_to_id("<|im_start|>").is_some() {
+            Style::Chat { shots: Vec::new() }
+        } else {
+            Style::Plain
+        };
+        let name = dir
+            .file_name()
+            .map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned());
+        Ok(Self::new(model, name, style, max_text_chars))
+    }
+
+    pub fn new(model: Model, name: String, style: Style, max_text_chars: usize) -> Self {
+        let lead = match &style {
+            Style::Plain => String::new(),
+            Style::Chat { shots } => {
+                let mut lead = String::new();
+                for (text, numbers) in shots {
+                    let answer = if numbers.is_empty() {
+                        "0".to_owned()
+                    } else {
+                        numbers
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    lead.push_str(&chat_turn(text));
+                    lead.push_str(&format!("{answer}<|im_end|>\n"));
+                }
+                lead.push_str("<|im_start|>user\n");
+                lead
+            }
+        };
+        ModelResolver {
+            model,
+            name,
+            style,
+            lead,
+            max_text_chars,
+            cache: Mutex::new(PrefixCache::new(4)),
+        }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The same model asked after solved examples (chat style only; `Plain` ignores them).
+    pub fn with_shots(self, shots: Vec<(String, Vec<usize>)>) -> Self {
+        match self.style {
+            Style::Chat { .. } => Self::new(
+                self.model,
+                self.name,
+                Style::Chat { shots },
+                self.max_text_chars,
+            ),
+            Style::Plain => self,
+        }
+    }
+
+    pub fn style(&self) -> &Style {
+        &self.style
+    }
+
+    fn prompt(&self, request: &Request<'_>) -> Prompt {
+        let mut p = prompt::render(
+            request.screen,
+            request.parse,
+            request.context,
+            request.query,
+            self.max_text_chars,
+        );
+        if matches!(self.style, Style::Chat { .. }) {
+            p.text.push_str("<|im_end|>\n<|im_start|>assistant\n");
+        }
+        p
+    }
+
+    /// The model's answer, or why it has none.
+    pub fn answer(&self, request: &Request<'_>) -> Result<Answer, ModelError> {
+        let mut pieces = Pieces::new(&self.model)?;
+        pieces.space = self.style == Style::Plain;
+        let prompt = self.prompt(request);
+        let (tokens, _) = pieces.prompt(&self.lead, &prompt)?;
+        let count = request.parse.candidates.len();
+        // The longest answer must fit after the prompt.
+        let longest = pieces.number(count, false)?.len() * MAX_SELECTED + 1;
+        let max = self.model.config.max_positions;
+        if tokens.len() + longest > max {
+            return Err(ModelError::TooLong {
+                len: tokens.len() + longest,
+                max,
+            });
+        }
+        let mut state = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .state(&self.model, &tokens)?;
+
+        let (probs, more) = self.step(&pieces, &state, count, &[])?;
+        let mut ranked: Vec<Ranked> = (1..=count)
+            .map(|n| Ranked {
+                number: n,
+                score: probs[n],
+                selected: false,
+            })
+            .collect();
+        let best = argmax(&probs, &[]);
+        let mut selected = Vec::new();
+        if best != 0 {
+            selected.push(best);
+            let mut go_on = more[best];
+            while go_on && selected.len() < MAX_SELECTED {
+                let last = *selected.last().unwrap_or(&best);
+                state = self.model.extend(&state, &pieces.number(last, false)?)?;
+                let (p, m) = self.step(&pieces, &state, count, &selected)?;
+                let next = argmax(&p, &selected);
+                if next == 0 {
+                    break;
+                }
+                selected.push(next);
+                go_on = m[next];
+            }
+        }
+        for r in &mut ranked {
+            r.selected = selected.contains(&r.number);
+        }
+        ranked.sort_by(|a, b| {
+            b.selected
+                .cmp(&a.selected)
+                .then(b.score.total_cmp(&a.score))
+                .then(a.number.cmp(&b.number))
+        });
+        Ok(Answer { ranked })
+    }
+
+    /// Probability of each number 0..=count after `state` (the ones in `taken` excluded, and
+    /// 0 too once something is taken), and whether a comma is likelier than the end after it.
+    fn step(
+        &self,
+        pieces: &Pieces<'_>,
+        state: &deixis_model::State,
+        count: usize,
+        taken: &[usize],
+    ) -> Result<(Vec<f64>, Vec<bool>), ModelError> {
+        let first = usize::from(!taken.is_empty());
+        let numbers: Vec<usize> = (first..=count).filter(|n| !taken.contains(n)).collect();
+        let mut conts = Vec::with_capacity(numbers.len() * 2);
+        for &n in &numbers {
+            conts.push(pieces.number(n, true)?);
+            if n != 0 {
+                conts.push(pieces.number(n, false)?);
+            }
+        }
+        let scores = self.model.score(state, &conts, true)?;
+        let mut probs = vec![0.0; count + 1];
+        let mut more = vec![false; count + 1];
+        let mut k = 0;
+        for &n in &numbers {
+            let end = f64::from(scores[k]).exp();
+            k += 1;
+            if n != 0 {
+                let comma = f64::from(scores[k]).exp();
+                k += 1;
+                probs[n] = end + comma;
+                more[n] = comma > end;
+            } else {
+                probs[n] = end;
+            }
+        }
+        Ok((probs, more))
+    }
+}
+
+/// The most probable number not in `taken` (0 when nothing has probability).
+fn argmax(probs: &[f64], taken: &[usize]) -> usize {
+    (0..probs.len())
+        .filter(|n| !taken.contains(n))
+        .max_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(b.cmp(&a)))
+        .unwrap_or(0)
+}
+
+impl Resolver for ModelResolver {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn prepare(&self, prefix: &str) {
+        let text = format!("{}{prefix}", self.lead);
+        let ready = self.model.encode(&text).and_then(|tokens| {
+            self.cache
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .state(&self.model, &tokens)
+        });
+        if let Err(e) = ready {
+            tracing::warn!(
+                prefix_bytes = prefix.len(),
+                "cannot prepare the screen: {e}"
+            );
+        }
+    }
+
+    fn resolve(&self, request: &Request<'_>) -> Answer {
+        match self.answer(request) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(
+                    candidates = request.parse.candidates.len(),
+                    "the model cannot answer ({e}); the baseline answers"
+                );
+                Baseline.resolve(request)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ParseSettings;
+    use crate::pipeline::{parse_config, prepare};
+    use deixis_parser::parse::seed_from;
+
+    /// An untrained model of our architecture (random weights) with a tokenizer trained on
+    /// generated prompts, and some generated cases.
+    fn untrained(max_positions: usize) -> (tempfile::TempDir, Vec<deixis_parser::Case>) {
+        let cases = crate::datagen::generate(21, 12);
+        let texts: Vec<String> = cases
+            .iter()
+            .map(|c| format!("{} {:?}", c.query, c.elements))
+            .collect();
+        let tok = deixis_model::tokenizer::train(texts.into_iter(), 300).expect("tokenizer");
+        let config =
+            deixis_model::train::config(tok.get_vocab_size(true), 32, 2, 4, 2, 64, max_positions);
+        let trainer = deixis_model::train::Trainer::new(config, 1, 1e-3).expect("trainer");
+        let dir = tempfile::tempdir().expect("dir");
+        trainer.export(dir.path(), &tok).expect("export");
+        (dir, cases)
+    }
+
+    fn answer_of(resolver: &dyn Resolver, case: &deixis_parser::Case, prepared: bool) -> Answer {
+        let settings = ParseSettings::default();
+        let config = parse_config(&settings, seed_from(&case.id));
+        let p = prepare(case.size, case.elements.clone(), &config);
+        if prepared {
+            let prompt = prompt::render(&p.screen, &p.parse, &[], "", 300);
+            resolver.prepare(&prompt.text[..prompt.prefix_len]);
+        }
+        resolver.resolve(&Request {
+            screen: &p.screen,
+            parse: &p.parse,
+            context: &case.context,
+            query: &case.query,
+        })
+    }
+
+    #[test]
+    fn every_candidate_is_ranked_once_with_a_probability() {
+        let (dir, cases) = untrained(2048);
+        let resolver = ModelResolver::load(dir.path(), 300).expect("load");
+        assert_eq!(resolver.style(), &Style::Plain);
+        for case in &cases {
+            let settings = ParseSettings::default();
+            let p = prepare(
+                case.size,
+                case.elements.clone(),
+                &parse_config(&settings, seed_from(&case.id)),
+            );
+            let request = Request {
+                screen: &p.screen,
+                parse: &p.parse,
+                context: &case.context,
+                query: &case.query,
+            };
+            let answer = resolver.answer(&request).expect("the model answers");
+            let mut numbers: Vec<usize> = answer.ranked.iter().map(|r| r.number).collect();
+            numbers.sort_unstable();
+            assert_eq!(numbers, (1..=p.parse.candidates.len()).collect::<Vec<_>>());
+            let total: f64 = answer.ranked.iter().map(|r| r.score).sum();
+            assert!(total <= 1.0 + 1e-4, "{total}");
+            assert!(answer.ranked.iter().all(|r| (0.0..=1.0).contains(&r.score)));
+            // Selected ones come first.
+            let first_unselected = answer.ranked.iter().position(|r| !r.selected);
+            if let Some(k) = first_unselected {
+                assert!(answer.ranked[k..].iter().all(|r| !r.selected));
+            }
+            // A prepared screen prefix gives the same answer.
+            assert_eq!(answer_of(&resolver, case, true), answer);
+        }
+    }
+
+    #[test]
+    fn a_prompt_longer_than_the_model_takes_goes_to_the_baseline() {
+        let (dir, cases) = untrained(64);
+        let resolver = ModelResolver::load(dir.path(), 300).expect("load");
+        for case in &cases[..3] {
+            let settings = ParseSettings::default();
+            let p = prepare(
+                case.size,
+                case.elements.clone(),
+                &parse_config(&settings, seed_from(&case.id)),
+            );
+            let request = Request {
+                screen: &p.screen,
+                parse: &p.parse,
+                context: &case.context,
+                query: &case.query,
+            };
+            assert!(matches!(
+                resolver.answer(&request),
+                Err(ModelError::TooLong { .. })
+            ));
+            assert_eq!(resolver.resolve(&request), Baseline.resolve(&request));
+        }
+    }
+
+    #[test]
+    fn a_chat_model_reads_its_shots_before_the_request() {
+        let (dir, _) = untrained(256);
+        let model = Model::load(dir.path()).expect("load");
+        let r = ModelResolver::new(
+            model,
+            "chat".into(),
+            Style::Chat {
+                shots: vec![("P1".into(), vec![2, 5]), ("P2".into(), vec![])],
+            },
+            300,
+        );
+        assert_eq!(
+            r.lead,
+            "<|im_start|>user\nP1<|im_end|>\n<|im_start|>assistant\n2, 5<|im_end|>\n\
+             <|im_start|>user\nP2<|im_end|>\n<|im_start|>assistant\n0<|im_end|>\n<|im_start|>user\n"
+        );
+    }
+}

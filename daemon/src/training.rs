@@ -1,0 +1,722 @@
+//! Training the reference model (`deixis model train --config FILE`): generated cases
+//! (`crate::datagen`) rendered as prompts with their answers, a BPE tokenizer trained on
+//! generated prompts, and the decoder trained from scratch on the CPU (`deixis_model::train`).
+//!
+//! A run is reproducible from its config: the seeds fix the tokenizer, the initialization and
+//! every batch. Step `s` reads batch `s % K` of data chunk `s / K` (chunk `c` is
+//! `datagen::generate(data_seed + c, CHUNK)`, shuffled by `seed`), so a resumed run sees the
+//! same batches as an uninterrupted one. Held-out cases come from `held_out_seed`, which no
+//! training chunk uses. Nothing from the external eval files is read.
+//!
+//! The output directory holds `tokenizer.json`, `checkpoint.safetensors` (parameters,
+//! optimizer moments, step), `loss.csv`, `eval.csv`, `loss.png` and `model/` (the exported
+//! model the runtime loads).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use deixis_model::train::{self as trainer, Example, Trainer};
+use deixis_parser::parse::seed_from;
+use deixis_parser::Case;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Deserialize;
+use tokenizers::Tokenizer;
+
+use crate::config::ParseSettings;
+use crate::eval::is_correct;
+use crate::pipeline::{parse_config, prepare};
+use crate::resolve::model::{ModelResolver, Pieces};
+use crate::resolve::{Request, Resolver};
+
+/// Cases per data chunk.
+pub const CHUNK: usize = 1024;
+/// The end token of our tokenizers (`deixis_model::tokenizer::SPECIAL[1]`).
+const END: u32 = 1;
+
+/// A training run's settings (TOML).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds the initialization and the order of examples within a chunk.
+    pub seed: u64,
+    /// Chunk `c` of training cases is generated from seed `data_seed + c`.
+    pub data_seed: u64,
+    /// Held-out cases are generated from this seed (outside the training chunks' seeds).
+    pub held_out_seed: u64,
+    /// Held-out cases scored at every evaluation.
+    pub held_out_cases: usize,
+    /// Generated cases the tokenizer is trained on (from `data_seed`).
+    pub tokenizer_cases: usize,
+    pub vocab_size: usize,
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub ffn: usize,
+    /// Longest sequence in tokens; longer examples are left out.
+    pub max_positions: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    /// Optimizer steps of the whole run (the learning rate decays over them).
+    pub steps: usize,
+    pub checkpoint_every: usize,
+    pub eval_every: usize,
+}
+
+impl TrainConfig {
+    pub fn read(path: &Path) -> anyhow::Result<TrainConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let config: TrainConfig = toml::from_str(&text)
+            .with_context(|| format!("{} is not a training config", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("{}", path.display()))?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let chunks = (self.steps * self.batch_size).div_ceil(CHUNK) as u64 + 1;
+        if (self.data_seed..self.data_seed + chunks).contains(&self.held_out_seed) {
+            bail!(
+                "held_out_seed {} is one of the training chunks' seeds ({}..{})",
+                self.held_out_seed,
+                self.data_seed,
+                self.data_seed + chunks
+            );
+        }
+        if self.batch_size == 0 || self.batch_size > CHUNK {
+            bail!("batch_size must be 1..={CHUNK}");
+        }
+        if self.heads == 0 || self.kv_heads == 0 || self.width % self.heads != 0 {
+            bail!("width must be a multiple of heads, and heads and kv_heads at least 1");
+        }
+        if self.heads % self.kv_heads != 0 {
+            bail!("heads must be a multiple of kv_heads");
+        }
+        if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
+            bail!("steps, checkpoint_every and eval_every must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The learning rate at `step` (from 0): linear warm-up, then cosine decay to a tenth.
+    pub fn learning_rate_at(&self, step: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.learning_rate * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = (self.steps - self.warmup_steps.min(self.steps)).max(1) as f64;
+        let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        self.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+    }
+
+    fn model_config(&self) -> deixis_model::Config {
+        trainer::config(
+            self.vocab_size,
+            self.width,
+            self.layers,
+            self.heads,
+            self.kv_heads,
+            self.ffn,
+            self.max_positions,
+        )
+    }
+}
+
+/// Candidate numbers of a case's targets, ascending: for each target element, its own
+/// candidate (not one entity inside its text) when it has one. `None` when a target has no
+/// candidate (left out of the parse).
+pub fn answer_numbers(
+    screen: &deixis_parser::Screen,
+    parse: &deixis_parser::ScreenParse,
+    targets: &[deixis_parser::ElementId],
+) -> Option<Vec<usize>> {
+    let mut numbers = Vec::new();
+    for id in targets {
+        let of_target: Vec<_> = parse
+            .candidates
+            .iter()
+            .filter(|c| screen.elements[c.element].id == *id)
+            .collect();
+        let c = of_target
+            .iter()
+            .find(|c| c.entity.is_none())
+            .or(of_target.first())?;
+        numbers.push(c.number);
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    Some(numbers)
+}
+
+/// The prompt of a case (as the resolver renders it) with its answer: tokens, and the scored
+/// positions (those predicting the answer). `None` when it does not fit or has no answer.
+pub fn example(
+    case: &Case,
+    tokenizer: &Tokenizer,
+    settings: &ParseSettings,
+    max_positions: usize,
+) -> anyhow::Result<Option<Example>> {
+    let config = parse_config(settings, seed_from(&case.id));
+    let prepared = prepare(case.size, case.elements.clone(), &config);
+    let Some(numbers) = answer_numbers(&prepared.screen, &prepared.parse, &case.targets) else {
+        return Ok(None);
+    };
+    let prompt = deixis_parser::prompt::render(
+        &prepared.screen,
+        &prepared.parse,
+        &case.context,
+        &case.query,
+        settings.max_text_chars,
+    );
+    let pieces = Pieces::with(tokenizer, END);
+    let (mut tokens, _) = pieces.prompt("", &prompt)?;
+    let start = tokens.len() - 1;
+    tokens.extend(pieces.answer(&numbers)?);
+    if tokens.len() > max_positions {
+        return Ok(None);
+    }
+    let scored = (start..tokens.len() - 1).collect();
+    Ok(Some(Example { tokens, scored }))
+}
+
+/// Seed of the generated cases `few_shot` draws from (no training chunk or held-out set).
+pub const FEW_SHOT_SEED: u64 = 5;
+
+/// `n` solved generated examples (prompt text, answer numbers) for a chat model's few-shot
+/// prompt: the first short ones (at most 1,200 bytes of prompt).
+pub fn few_shot(n: usize, settings: &ParseSettings) -> Vec<(String, Vec<usize>)> {
+    let mut shots = Vec::new();
+    for case in crate::datagen::generate(FEW_SHOT_SEED, 200) {
+        if shots.len() == n {
+            break;
+        }
+        let config = parse_config(settings, seed_from(&case.id));
+        let p = prepare(case.size, case.elements.clone(), &config);
+        let Some(numbers) = answer_numbers(&p.screen, &p.parse, &case.targets) else {
+            continue;
+        };
+        let prompt = deixis_parser::prompt::render(
+            &p.screen,
+            &p.parse,
+            &case.context,
+            &case.query,
+            settings.max_text_chars,
+        );
+        if prompt.text.len() <= 1200 {
+            shots.push((prompt.text, numbers));
+        }
+    }
+    shots
+}
+
+/// The prompt texts of generated cases, for training a tokenizer.
+fn prompt_texts(cases: &[Case], settings: &ParseSettings) -> Vec<String> {
+    cases
+        .iter()
+        .map(|case| {
+            let config = parse_config(settings, seed_from(&case.id));
+            let p = prepare(case.size, case.elements.clone(), &config);
+            let prompt = deixis_parser::prompt::render(
+                &p.screen,
+                &p.parse,
+                &case.context,
+                &case.query,
+                settings.max_text_chars,
+            );
+            let numbers = answer_numbers(&p.screen, &p.parse, &case.targets).unwrap_or_default();
+            let answer: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+            format!("{} {}", prompt.text, answer.join(", "))
+        })
+        .collect()
+}
+
+/// The batches of data chunk `c`, each sorted by length, in a seeded order.
+fn chunk_batches(
+    config: &TrainConfig,
+    c: usize,
+    tokenizer: &Tokenizer,
+    settings: &ParseSettings,
+) -> anyhow::Result<Vec<Vec<Example>>> {
+    let cases = crate::datagen::generate(config.data_seed + c as u64, CHUNK);
+    let mut examples = Vec::with_capacity(cases.len());
+    for case in &cases {
+        if let Some(e) = example(case, tokenizer, settings, config.max_positions)? {
+            examples.push(e);
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed ^ (c as u64).rotate_left(32));
+    examples.shuffle(&mut rng);
+    // Batches of similar lengths waste less on padding: sort windows of 16 batches.
+    let window = config.batch_size * 16;
+    let mut batches = Vec::new();
+    for w in examples.chunks_mut(window) {
+        w.sort_by_key(|e| e.tokens.len());
+        for b in w.chunks(config.batch_size) {
+            if b.len() == config.batch_size {
+                batches.push(b.to_vec());
+            }
+        }
+    }
+    batches.shuffle(&mut rng);
+    Ok(batches)
+}
+
+/// Batches per chunk: a step's chunk and batch follow from its number alone.
+fn batches_per_chunk(config: &TrainConfig) -> usize {
+    // A chunk loses a few cases (too long, no candidate); count on nine tenths.
+    (CHUNK * 9 / 10 / config.batch_size).max(1)
+}
+
+/// Accuracy of the model in `dir` on `cases`, and its latency per case (ms, p50).
+pub fn held_out_accuracy(
+    dir: &Path,
+    cases: &[Case],
+    settings: &ParseSettings,
+) -> anyhow::Result<(f64, f64)> {
+    let resolver = ModelResolver::load(dir, settings.max_text_chars)?;
+    let mut correct = 0;
+    let mut latencies = Vec::with_capacity(cases.len());
+    for case in cases {
+        let start = Instant::now();
+        let config = parse_config(settings, seed_from(&case.id));
+        let p = prepare(case.size, case.elements.clone(), &config);
+        let request = Request {
+            screen: &p.screen,
+            parse: &p.parse,
+            context: &case.context,
+            query: &case.query,
+        };
+        let answer = resolver.resolve(&request);
+        let selected = answer.selected_elements(&p.screen, &p.parse);
+        latencies.push(start.elapsed().as_secs_f64() * 1e3);
+        if is_correct(case.scoring, &selected, &case.targets) {
+            correct += 1;
+        }
+    }
+    let p50 = crate::eval::percentile(&mut latencies, 0.5);
+    Ok((correct as f64 / cases.len().max(1) as f64, p50))
+}
+
+/// The output directory does not fit the request (the user's to fix).
+#[derive(Debug, thiserror::Error)]
+pub enum OutError {
+    #[error("{} already holds a run: add --resume to continue it, or choose another --out", .0.display())]
+    HoldsARun(PathBuf),
+    #[error("--resume: {} has no checkpoint", .0.display())]
+    NoCheckpoint(PathBuf),
+}
+
+/// Runs (or, with `resume`, continues) the training described by `config` in `out`, until
+/// `config.steps`, or until step `stop_after` (a checkpoint is written there; a later
+/// `resume` goes on exactly as if the run had not stopped).
+pub fn run(
+    config: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> anyhow::Result<()> {
+    let settings = ParseSettings::default();
+    let checkpoint = out.join("checkpoint.safetensors");
+    let tokenizer_path = out.join("tokenizer.json");
+    if checkpoint.exists() && !resume {
+        return Err(OutError::HoldsARun(out.to_owned()).into());
+    }
+    if resume && !checkpoint.exists() {
+        return Err(OutError::NoCheckpoint(out.to_owned()).into());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+
+    let started = Instant::now();
+    let tokenizer = if resume {
+        deixis_model::tokenizer::read(&tokenizer_path)?
+    } else {
+        eprintln!(
+            "training the tokenizer on {} generated prompts",
+            config.tokenizer_cases
+        );
+        let cases = crate::datagen::generate(config.data_seed, config.tokenizer_cases);
+        let tok = deixis_model::tokenizer::train(
+            prompt_texts(&cases, &settings).into_iter(),
+            config.vocab_size,
+        )?;
+        tok.save(&tokenizer_path, false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", tokenizer_path.display()))?;
+        tok
+    };
+    let vocab = tokenizer.get_vocab_size(true);
+    let mut model_config = config.model_config();
+    model_config.vocab_size = vocab;
+    let mut trainer = Trainer::new(model_config, config.seed, config.learning_rate)?;
+    if resume {
+        trainer.load_checkpoint(&checkpoint)?;
+    }
+    let held_out = crate::datagen::generate(config.held_out_seed, config.held_out_cases);
+    eprintln!(
+        "model: {} parameters ({} layers, width {}, ffn {}, vocab {vocab}); steps {}..{} of batch {}",
+        trainer.parameters(),
+        config.layers,
+        config.width,
+        config.ffn,
+        trainer.step,
+        config.steps,
+        config.batch_size
+    );
+
+    let mut loss_csv = csv(
+        &out.join("loss.csv"),
+        "step,loss,learning_rate,tokens,seconds",
+    )?;
+    let mut eval_csv = csv(
+        &out.join("eval.csv"),
+        "step,held_out_accuracy,p50_ms,seconds",
+    )?;
+    let bar = indicatif::ProgressBar::new(config.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} steps, eta {eta} {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_position(trainer.step as u64);
+
+    let per_chunk = batches_per_chunk(config);
+    let mut loaded: Option<(usize, Vec<Vec<Example>>)> = None;
+    let mut tokens_seen = 0usize;
+    let mut smooth: Option<f32> = None;
+    let session = Instant::now();
+    let stop = stop_after.unwrap_or(config.steps).min(config.steps);
+    while trainer.step < stop {
+        let step = trainer.step;
+        let (c, b) = (step / per_chunk, step % per_chunk);
+        if loaded.as_ref().is_none_or(|(lc, _)| *lc != c) {
+            loaded = Some((c, chunk_batches(config, c, &tokenizer, &settings)?));
+        }
+        let batches = loaded
+            .as_ref()
+            .map(|(_, b)| b)
+            .ok_or_else(|| anyhow!("no data"))?;
+        let lr = config.learning_rate_at(step);
+        trainer.set_learning_rate(lr);
+        let Some(batch) = batches.get(b) else {
+            // A chunk with fewer batches than counted on: the step is skipped (the same
+            // in every run).
+            trainer.step += 1;
+            continue;
+        };
+        let loss = trainer.step(batch)?;
+        if !loss.is_finite() {
+            bail!("the loss became {loss} at step {step}; lower learning_rate");
+        }
+        let tokens: usize = batch.iter().map(|e| e.tokens.len()).sum();
+        tokens_seen += tokens;
+        smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
+        writeln!(
+            loss_csv,
+            "{},{loss},{lr},{tokens},{:.1}",
+            trainer.step,
+            session.elapsed().as_secs_f64()
+        )?;
+        let rate = tokens_seen as f64 / session.elapsed().as_secs_f64();
+        bar.set_position(trainer.step as u64);
+        bar.set_message(format!(
+            "loss {:.4}, {rate:.0} tokens/s",
+            smooth.unwrap_or(loss)
+        ));
+        let last = trainer.step == config.steps;
+        if trainer.step % config.checkpoint_every == 0 || trainer.step == stop {
+            trainer.save_checkpoint(&checkpoint)?;
+            loss_csv.flush()?;
+            plot(out)?;
+            if bar.is_hidden() {
+                // Not a terminal (a log file): a line per checkpoint instead of the bar.
+                eprintln!(
+                    "step {}/{}: loss {:.4}, {rate:.0} tokens/s, {:.1} min",
+                    trainer.step,
+                    config.steps,
+                    smooth.unwrap_or(loss),
+                    session.elapsed().as_secs_f64() / 60.0
+                );
+            }
+        }
+        if trainer.step % config.eval_every == 0 || last {
+            let dir = out.join("model");
+            trainer.export(&dir, &tokenizer)?;
+            let (accuracy, p50) = held_out_accuracy(&dir, &held_out, &settings)?;
+            writeln!(
+                eval_csv,
+                "{},{accuracy:.4},{p50:.2},{:.1}",
+                trainer.step,
+                session.elapsed().as_secs_f64()
+            )?;
+            eval_csv.flush()?;
+            bar.println(format!(
+                "step {}: held-out accuracy {:.2}% ({} cases), {p50:.1} ms per case",
+                trainer.step,
+                accuracy * 100.0,
+                held_out.len()
+            ));
+            plot(out)?;
+        }
+    }
+    bar.finish();
+    if trainer.step < config.steps {
+        eprintln!(
+            "stopped at step {} of {}: --resume continues",
+            trainer.step, config.steps
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "done: {} steps in {:.1} min this session; model in {}",
+        trainer.step,
+        started.elapsed().as_secs_f64() / 60.0,
+        out.join("model").display()
+    );
+    Ok(())
+}
+
+/// An append-mode CSV file with `header` written when it is new.
+fn csv(path: &Path, header: &str) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    let new = !path.exists();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    if new {
+        writeln!(w, "{header}")?;
+    }
+    Ok(w)
+}
+
+/// Reads a CSV written by `csv`: the rows' first two columns (step, value), from the last
+/// run of each step (a resumed run appends the steps it repeats).
+fn read_series(path: &Path) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut rows: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines().skip(1) {
+        let mut cols = line.split(',');
+        let (Some(Ok(s)), Some(Ok(v))) = (
+            cols.next().map(str::parse::<f64>),
+            cols.next().map(str::parse::<f64>),
+        ) else {
+            continue;
+        };
+        while rows.last().is_some_and(|(last, _)| *last >= s) {
+            rows.pop();
+        }
+        rows.push((s, v));
+    }
+    rows
+}
+
+/// Draws `loss.png` from `loss.csv` and `eval.csv`: the loss (mean of each 1% of the steps,
+/// black, log scale, a grey line at each power of ten) and held-out accuracy (blue dots,
+/// 0 at the bottom to 100% at the top, light blue lines at 50%, 90% and 99%).
+pub fn plot(out: &Path) -> anyhow::Result<PathBuf> {
+    const W: u32 = 900;
+    const H: u32 = 450;
+    const M: f64 = 20.0;
+    let loss = read_series(&out.join("loss.csv"));
+    let eval = read_series(&out.join("eval.csv"));
+    let mut img = image::RgbImage::from_pixel(W, H, image::Rgb([255, 255, 255]));
+    let path = out.join("loss.png");
+    let max_step = loss
+        .iter()
+        .chain(&eval)
+        .map(|(s, _)| *s)
+        .fold(1.0, f64::max);
+    let x = |s: f64| M + (s / max_step) * (W as f64 - 2.0 * M);
+    let (lo, hi) = (-3.0f64, 1.5f64); // log10 of the loss axis
+    let y_loss = |l: f64| {
+        let v = l.max(1e-3).log10().clamp(lo, hi);
+        H as f64 - M - (v - lo) / (hi - lo) * (H as f64 - 2.0 * M)
+    };
+    let y_acc = |a: f64| H as f64 - M - a * (H as f64 - 2.0 * M);
+    let hline = |img: &mut image::RgbImage, y: f64, c: [u8; 3]| {
+        for px in M as u32..W - M as u32 {
+            img.put_pixel(px, y.round() as u32, image::Rgb(c));
+        }
+    };
+    for p in -3..=1 {
+        hline(&mut img, y_loss(10f64.powi(p)), [210, 210, 210]);
+    }
+    for a in [0.5, 0.9, 0.99] {
+        hline(&mut img, y_acc(a), [200, 220, 255]);
+    }
+    let bucket = (loss.len() / 100).max(1);
+    let points: Vec<(f64, f64)> = loss
+        .chunks(bucket)
+        .map(|c| {
+            let n = c.len() as f64;
+            (
+                c.iter().map(|p| p.0).sum::<f64>() / n,
+                c.iter().map(|p| p.1).sum::<f64>() / n,
+            )
+        })
+        .collect();
+    for w in points.windows(2) {
+        line(
+            &mut img,
+            (x(w[0].0), y_loss(w[0].1)),
+            (x(w[1].0), y_loss(w[1].1)),
+            [0, 0, 0],
+        );
+    }
+    for &(s, a) in &eval {
+        let (cx, cy) = (x(s), y_acc(a));
+        for dx in -2i32..=2 {
+            for dy in -2i32..=2 {
+                let (px, py) = (cx as i32 + dx, cy as i32 + dy);
+                if px >= 0 && py >= 0 && (px as u32) < W && (py as u32) < H {
+                    img.put_pixel(px as u32, py as u32, image::Rgb([30, 80, 220]));
+                }
+            }
+        }
+    }
+    img.save(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// A straight line of pixels from `a` to `b`.
+fn line(img: &mut image::RgbImage, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
+    let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+    for i in 0..=n {
+        let t = i as f64 / n as f64;
+        let (px, py) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+        if px >= 0.0 && py >= 0.0 && (px as u32) < img.width() && (py as u32) < img.height() {
+            img.put_pixel(px as u32, py as u32, image::Rgb(c));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(steps: usize) -> TrainConfig {
+        TrainConfig {
+            seed: 3,
+            data_seed: 500,
+            held_out_seed: 99,
+            held_out_cases: 8,
+            tokenizer_cases: 150,
+            vocab_size: 400,
+            width: 32,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            ffn: 64,
+            max_positions: 1024,
+            batch_size: 4,
+            learning_rate: 3e-3,
+            warmup_steps: 2,
+            steps,
+            checkpoint_every: 3,
+            eval_every: 4,
+        }
+    }
+
+    #[test]
+    fn every_example_scores_exactly_its_answer() {
+        let settings = ParseSettings::default();
+        let cases = crate::datagen::generate(11, 60);
+        let tok = deixis_model::tokenizer::train(prompt_texts(&cases, &settings).into_iter(), 500)
+            .expect("tokenizer");
+        let mut none = 0;
+        for case in &cases {
+            let e = example(case, &tok, &settings, 4096)
+                .expect("example")
+                .expect("fits");
+            let answer: Vec<u32> = e.scored.iter().map(|&i| e.tokens[i + 1]).collect();
+            assert_eq!(answer.last(), Some(&END), "{}", case.id);
+            let text = tok.decode(&answer, true).expect("decode");
+            let numbers: Vec<usize> = text
+                .split(',')
+                .map(|n| n.trim().parse().expect("a number"))
+                .collect();
+            // The numbers name the targets.
+            let config = parse_config(&settings, seed_from(&case.id));
+            let p = prepare(case.size, case.elements.clone(), &config);
+            let mut named: Vec<_> = numbers
+                .iter()
+                .filter(|&&n| n != 0)
+                .map(|&n| p.screen.elements[p.parse.candidate(n).expect("candidate").element].id)
+                .collect();
+            named.sort_unstable();
+            let mut targets = case.targets.clone();
+            targets.sort_unstable();
+            assert_eq!(named, targets, "{}: {text}", case.id);
+            none += usize::from(numbers == [0]);
+        }
+        assert!(none > 0, "no case without a target");
+    }
+
+    #[test]
+    fn a_run_writes_its_files_refuses_to_overwrite_and_resumes_to_the_same_model() {
+        let dir = tempfile::tempdir().expect("dir");
+        let whole = dir.path().join("whole");
+        run(&tiny(8), &whole, false, None).expect("run");
+        for f in [
+            "tokenizer.json",
+            "checkpoint.safetensors",
+            "loss.csv",
+            "eval.csv",
+            "loss.png",
+        ] {
+            assert!(whole.join(f).is_file(), "{f}");
+        }
+        let loss = std::fs::read_to_string(whole.join("loss.csv")).expect("loss.csv");
+        assert_eq!(loss.lines().count(), 1 + 8, "{loss}");
+        let eval = read_series(&whole.join("eval.csv"));
+        assert_eq!(eval.iter().map(|r| r.0).collect::<Vec<_>>(), [4.0, 8.0]);
+        assert!(eval.iter().all(|r| (0.0..=1.0).contains(&r.1)));
+        let png = image::open(whole.join("loss.png")).expect("a PNG");
+        assert_eq!((png.width(), png.height()), (900, 450));
+        let err = run(&tiny(8), &whole, false, None).expect_err("overwrite");
+        assert!(err.to_string().contains("--resume"), "{err}");
+
+        // Stopped at step 5 and resumed: the same model, byte for byte.
+        let split = dir.path().join("split");
+        run(&tiny(8), &split, false, Some(5)).expect("first part");
+        assert_eq!(
+            std::fs::read_to_string(split.join("loss.csv"))
+                .expect("csv")
+                .lines()
+                .count(),
+            1 + 5
+        );
+        run(&tiny(8), &split, true, None).expect("resumed");
+        let weights = |d: &Path| std::fs::read(d.join("model/weights.bin")).expect("weights");
+        assert!(weights(&whole) == weights(&split), "resumed run differs");
+        let err = run(&tiny(8), &dir.path().join("none"), true, None).expect_err("no run");
+        assert!(err.to_string().contains("no checkpoint"), "{err}");
+    }
+
+    #[test]
+    fn configs_are_checked() {
+        let mut c = tiny(100);
+        c.held_out_seed = 501;
+        assert!(c
+            .check()
+            .expect_err("overlap")
+            .to_string()
+            .contains("held_out_seed"));
+        let mut c = tiny(100);
+        c.width = 30;
+        assert!(c.check().is_err());
+        let c = tiny(100);
+        assert!(c.learning_rate_at(0) < c.learning_rate_at(1));
+        assert!((c.learning_rate_at(2) - c.learning_rate).abs() < 1e-9);
+        assert!((c.learning_rate_at(100) - c.learning_rate * 0.1).abs() < 1e-9);
+        let bad = toml::from_str::<TrainConfig>("seed = 1\nwidht = 3\n").expect_err("unknown");
+        assert!(bad.to_string().contains("widht"), "{bad}");
+    }
+}
