@@ -34,9 +34,9 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-/// The resolver used when the config does not choose one: the shipped model (the baseline
-/// answers when no model loads).
-pub const DEFAULT_RESOLVER: Resolver = Resolver::Model;
+/// The resolver used when the config does not choose one: the baseline, until a trained model
+/// beats it (README, "The reference model").
+pub const DEFAULT_RESOLVER: Resolver = Resolver::Baseline;
 
 /// Every config key as `section.key`, in file order.
 const KEYS: [&str; 19] = [
@@ -157,7 +157,7 @@ impl Default for StoreSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSettings {
     /// `resolver`: which resolver answers queries, `"baseline"` or `"model"`.
-    /// Default [`DEFAULT_RESOLVER`] (`"model"`).
+    /// Default [`DEFAULT_RESOLVER`] (`"baseline"`).
     pub resolver: Resolver,
     /// `path`: the model directory to load; `None` (an empty string in the file) is the
     /// shipped model (`resolve::builtin_model_dir`). Default `None`.
@@ -548,7 +548,7 @@ impl Settings {
         );
         w.key(
             "path",
-            "The model directory to load; empty for the shipped model (deixis-small).",
+            "The model directory to load; empty for the installed deixis-small model.",
             &m.path,
             &dm.path,
         );

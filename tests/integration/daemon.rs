@@ -1128,3 +1128,57 @@ fn sigterm_under_load_answers_or_refuses_every_call_and_exits_cleanly() {
     let status = daemon.child.wait().expect("wait");
     assert!(status.success(), "{}", daemon.log());
 }
+
+#[test]
+fn the_daemon_answers_with_a_trained_model_and_falls_back_to_the_baseline_without_one() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let model = crate::support::tiny_model(tmp.path());
+    let bus = Bus::start();
+    let data = tempfile::tempdir().expect("data");
+    let path = model.to_str().expect("utf-8");
+    let daemon = bus.daemon_in(
+        CONTACT,
+        data.path(),
+        &[
+            ("DEIXIS_MODEL_RESOLVER", "model"),
+            ("DEIXIS_MODEL_PATH", path),
+        ],
+    );
+    let model_property = || {
+        text(&bus.busctl(&[
+            "get-property",
+            "org.deixis.Deixis1",
+            "/org/deixis/Deixis1",
+            "org.deixis.Deixis1",
+            "Model",
+        ]))
+    };
+    assert_eq!(model_property(), "s \"model\"\n");
+    let out = bus.resolve("call her work number", &["max_results", "u", "100"]);
+    let reply = text(&out);
+    assert!(out.status.success(), "{reply}");
+    // Every candidate of the contact card comes back ranked, with a probability.
+    assert!(reply.starts_with("aa{sv} "), "{reply}");
+    assert!(reply.matches(r#""score" d "#).count() > 10, "{reply}");
+    let log = daemon.stop();
+    assert!(!log.contains("cannot"), "{log}");
+
+    // A model directory that does not load: the log says so, the baseline answers.
+    let data = tempfile::tempdir().expect("data");
+    let daemon = bus.daemon_in(
+        CONTACT,
+        data.path(),
+        &[
+            ("DEIXIS_MODEL_RESOLVER", "model"),
+            ("DEIXIS_MODEL_PATH", "/nonexistent"),
+        ],
+    );
+    assert_eq!(model_property(), "s \"baseline\"\n");
+    let out = bus.resolve("call her work number", &["max_results", "u", "1"]);
+    assert!(text(&out).contains(r#""id" s "44""#), "{}", text(&out));
+    let log = daemon.stop();
+    assert!(
+        log.contains("cannot load the model /nonexistent") && log.contains("the baseline answers"),
+        "{log}"
+    );
+}

@@ -215,3 +215,25 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// A training config small enough for a test (4 steps of a 1-layer model, seconds).
+pub const TINY: &str = "seed = 1\ndata_seed = 700\nheld_out_seed = 99\nheld_out_cases = 4\n\
+    tokenizer_cases = 100\nvocab_size = 300\nwidth = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n\
+    ffn = 64\nmax_positions = 4096\nbatch_size = 2\nlearning_rate = 1e-3\nwarmup_steps = 1\n\
+    steps = 4\ncheckpoint_every = 2\neval_every = 4\n";
+
+/// Trains the [`TINY`] model with `deixis model train` into `dir`; returns its model directory.
+pub fn tiny_model(dir: &Path) -> PathBuf {
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, TINY).expect("write");
+    let out = dir.join("run");
+    Run::of(
+        deixis()
+            .args(["model", "train", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&out),
+    )
+    .code(0);
+    out.join("model")
+}
