@@ -153,6 +153,25 @@ pub fn answer_numbers(
     Some(numbers)
 }
 
+/// A case parsed and rendered as the resolver renders it, and its answer numbers (`None`
+/// when a target has no candidate).
+fn solved(
+    case: &Case,
+    settings: &ParseSettings,
+) -> (deixis_parser::prompt::Prompt, Option<Vec<usize>>) {
+    let config = parse_config(settings, seed_from(&case.id));
+    let p = prepare(case.size, case.elements.clone(), &config);
+    let numbers = answer_numbers(&p.screen, &p.parse, &case.targets);
+    let prompt = deixis_parser::prompt::render(
+        &p.screen,
+        &p.parse,
+        &case.context,
+        &case.query,
+        settings.max_text_chars,
+    );
+    (prompt, numbers)
+}
+
 /// The prompt of a case (as the resolver renders it) with its answer: tokens, and the scored
 /// positions (those predicting the answer). `None` when it does not fit or has no answer.
 pub fn example(
@@ -161,18 +180,9 @@ pub fn example(
     settings: &ParseSettings,
     max_positions: usize,
 ) -> anyhow::Result<Option<Example>> {
-    let config = parse_config(settings, seed_from(&case.id));
-    let prepared = prepare(case.size, case.elements.clone(), &config);
-    let Some(numbers) = answer_numbers(&prepared.screen, &prepared.parse, &case.targets) else {
+    let (prompt, Some(numbers)) = solved(case, settings) else {
         return Ok(None);
     };
-    let prompt = deixis_parser::prompt::render(
-        &prepared.screen,
-        &prepared.parse,
-        &case.context,
-        &case.query,
-        settings.max_text_chars,
-    );
     let pieces = Pieces::with(tokenizer, END);
     let (mut tokens, _) = pieces.prompt("", &prompt)?;
     let start = tokens.len() - 1;
@@ -195,18 +205,9 @@ pub fn few_shot(n: usize, settings: &ParseSettings) -> Vec<(String, Vec<usize>)>
         if shots.len() == n {
             break;
         }
-        let config = parse_config(settings, seed_from(&case.id));
-        let p = prepare(case.size, case.elements.clone(), &config);
-        let Some(numbers) = answer_numbers(&p.screen, &p.parse, &case.targets) else {
+        let (prompt, Some(numbers)) = solved(&case, settings) else {
             continue;
         };
-        let prompt = deixis_parser::prompt::render(
-            &p.screen,
-            &p.parse,
-            &case.context,
-            &case.query,
-            settings.max_text_chars,
-        );
         if prompt.text.len() <= 1200 {
             shots.push((prompt.text, numbers));
         }
@@ -219,16 +220,8 @@ fn prompt_texts(cases: &[Case], settings: &ParseSettings) -> Vec<String> {
     cases
         .iter()
         .map(|case| {
-            let config = parse_config(settings, seed_from(&case.id));
-            let p = prepare(case.size, case.elements.clone(), &config);
-            let prompt = deixis_parser::prompt::render(
-                &p.screen,
-                &p.parse,
-                &case.context,
-                &case.query,
-                settings.max_text_chars,
-            );
-            let numbers = answer_numbers(&p.screen, &p.parse, &case.targets).unwrap_or_default();
+            let (prompt, numbers) = solved(case, settings);
+            let numbers = numbers.unwrap_or_default();
             let answer: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
             format!("{} {}", prompt.text, answer.join(", "))
         })
