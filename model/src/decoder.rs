@@ -24,6 +24,12 @@ pub enum Ffn {
         down: Tensor,
         down_bias: Option<Tensor>,
     },
+    /// The weights stay on disk (the flash engine computes this FFN); the biases are resident.
+    Offloaded {
+        layer: usize,
+        up_bias: Option<Tensor>,
+        down_bias: Option<Tensor>,
+    },
 }
 
 fn project(x: &Tensor, w: &Tensor, ctx: &Ctx) -> Result<Tensor> {
@@ -66,6 +72,9 @@ impl Ffn {
                     None => Ok(y),
                 }
             }
+            Ffn::Offloaded { layer, .. } => Err(candle_core::Error::Msg(format!(
+                "layer {layer}'s FFN is on disk: it runs through the flash engine"
+            ))),
         }
     }
 }
@@ -100,6 +109,22 @@ impl Decoder {
         mask: Option<&Tensor>,
         ctx: &Ctx,
     ) -> Result<Tensor> {
+        self.forward_with(tokens, positions, caches, mask, ctx, &mut |_, ffn, x| {
+            ffn.forward(x, ctx)
+        })
+    }
+
+    /// [`Decoder::forward`] with each layer's FFN computed by `ffn(layer, its Ffn, normed input)`
+    /// (the flash engine's hook).
+    pub fn forward_with(
+        &self,
+        tokens: &[u32],
+        positions: &[u32],
+        caches: &mut [KvCache],
+        mask: Option<&Tensor>,
+        ctx: &Ctx,
+        ffn: &mut dyn FnMut(usize, &Ffn, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         let dev = self.embed.device();
         let ids = Tensor::new(tokens, dev)?;
         let positions_t = Tensor::new(positions, dev)?;
@@ -109,16 +134,57 @@ impl Decoder {
             x = (x + table.index_select(&Tensor::new(at.as_slice(), dev)?, 0)?)?;
         }
         let positions = &positions_t;
-        for (block, cache) in self.blocks.iter().zip(caches.iter_mut()) {
+        for (layer, (block, cache)) in self.blocks.iter().zip(caches.iter_mut()).enumerate() {
             let a =
                 block
                     .attn
                     .forward(&block.attn_norm.forward(&x)?, positions, cache, mask, ctx)?;
             x = (x + a)?;
-            let f = block.ffn.forward(&block.ffn_norm.forward(&x)?, ctx)?;
+            let f = ffn(layer, &block.ffn, &block.ffn_norm.forward(&x)?)?;
             x = (x + f)?;
         }
         self.norm.forward(&x)
+    }
+
+    /// Bytes of every tensor the decoder holds (the output projection once when tied).
+    pub fn resident_bytes(&self, tied: bool) -> u64 {
+        let b = |t: &Tensor| (t.elem_count() * t.dtype().size_in_bytes()) as u64;
+        let ob = |t: &Option<Tensor>| t.as_ref().map_or(0, b);
+        let norm = |n: &Norm| match n {
+            Norm::Rms { weight, .. } => b(weight),
+            Norm::Layer { weight, bias, .. } => b(weight) + b(bias),
+        };
+        let mut total = b(&self.embed) + norm(&self.norm);
+        if !tied {
+            total += b(&self.lm_head);
+        }
+        if let Some((t, _)) = &self.positions {
+            total += b(t);
+        }
+        // The rotary tables are shared by every layer.
+        if let Some(r) = self.blocks.first().and_then(|b| b.attn.rope.as_ref()) {
+            total += r.bytes();
+        }
+        for block in &self.blocks {
+            let a = &block.attn;
+            total += norm(&block.attn_norm) + norm(&block.ffn_norm);
+            for l in [&a.q, &a.k, &a.v, &a.o] {
+                total += b(&l.weight) + ob(&l.bias);
+            }
+            total += match &block.ffn {
+                Ffn::SwiGlu { up, gate, down } => b(up) + b(gate) + b(down),
+                Ffn::Relu {
+                    up,
+                    up_bias,
+                    down,
+                    down_bias,
+                } => b(up) + ob(up_bias) + b(down) + ob(down_bias),
+                Ffn::Offloaded {
+                    up_bias, down_bias, ..
+                } => ob(up_bias) + ob(down_bias),
+            };
+        }
+        total
     }
 
     /// Logits `[tokens, vocab]`, or only for the token ids in `rows` (`[tokens, rows]`).
@@ -202,6 +268,23 @@ pub(crate) mod load {
 
     pub fn ffn(w: &Loaded, layer: usize, config: &Config) -> Result<Ffn, WeightsError> {
         let (d, n) = (config.hidden_size, config.intermediate_size);
+        if w.ffn.is_empty() {
+            // Read for the flash engine: only the biases are resident.
+            let biased = config.architecture.biased() && !config.architecture.gated();
+            return Ok(Ffn::Offloaded {
+                layer,
+                up_bias: if biased {
+                    Some(w.take(&format!("layers.{layer}.up.bias"), &[n])?)
+                } else {
+                    None
+                },
+                down_bias: if biased {
+                    Some(w.take(&format!("layers.{layer}.down.bias"), &[d])?)
+                } else {
+                    None
+                },
+            });
+        }
         let (up, gate, down) = w
             .ffn
             .get(layer)

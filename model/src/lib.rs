@@ -10,12 +10,15 @@
 //! - `llama`, `opt`, `deixis`: the architectures, one file each.
 //! - `runtime`: loading a model directory, KV-cache states, prefix reuse, scoring of
 //!   continuations, greedy generation.
+//! - `flash`: the flash-offloaded engine (FFN weights on disk, read on demand within a DRAM
+//!   budget; naive and mmap baselines on the same weights).
 //! - `train`: training our own decoder from scratch on the CPU, and its export.
 
 pub mod config;
 pub mod convert;
 pub mod decoder;
 pub mod deixis;
+pub mod flash;
 pub mod kernels;
 pub mod llama;
 pub mod nn;

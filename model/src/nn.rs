@@ -71,6 +71,11 @@ pub struct Rope {
 }
 
 impl Rope {
+    /// Bytes of the tables.
+    pub fn bytes(&self) -> u64 {
+        ((self.cos.elem_count() + self.sin.elem_count()) * self.cos.dtype().size_in_bytes()) as u64
+    }
+
     pub fn new(head_dim: usize, theta: f32, max_positions: usize, dev: &Device) -> Result<Rope> {
         let inv: Vec<f32> = (0..head_dim)
             .step_by(2)

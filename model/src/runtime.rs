@@ -107,22 +107,36 @@ impl State {
     }
 }
 
+/// `dir/config.json` and `dir/tokenizer.json`.
+pub(crate) fn read_config_and_tokenizer(
+    dir: &Path,
+) -> Result<(Config, tokenizers::Tokenizer), ModelError> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Read {
+        path: config_path.display().to_string(),
+        source,
+    })?;
+    let config = Config::from_json(&text)?;
+    let tokenizer = tokenizer::read(&dir.join("tokenizer.json"))?;
+    Ok((config, tokenizer))
+}
+
+/// The decoder of `config`'s architecture from `weights` (FFNs offloaded when `weights` holds
+/// only the resident tensors).
+pub(crate) fn build_decoder(config: &Config, weights: &Loaded) -> Result<Decoder, ModelError> {
+    Ok(match config.architecture {
+        Architecture::Llama => llama::build(config, weights)?,
+        Architecture::Opt => opt::build(config, weights)?,
+        Architecture::Deixis => deixis::build(config, weights)?,
+    })
+}
+
 impl Model {
     /// Loads `dir/config.json`, `dir/tokenizer.json` and `dir/weights.bin`.
     pub fn load(dir: &Path) -> Result<Model, ModelError> {
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Read {
-            path: config_path.display().to_string(),
-            source,
-        })?;
-        let config = Config::from_json(&text)?;
-        let tokenizer = tokenizer::read(&dir.join("tokenizer.json"))?;
+        let (config, tokenizer) = read_config_and_tokenizer(dir)?;
         let weights = Loaded::read(&dir.join("weights.bin"))?;
-        let decoder = match config.architecture {
-            Architecture::Llama => llama::build(&config, &weights)?,
-            Architecture::Opt => opt::build(&config, &weights)?,
-            Architecture::Deixis => deixis::build(&config, &weights)?,
-        };
+        let decoder = build_decoder(&config, &weights)?;
         Ok(Model {
             config,
             tokenizer,

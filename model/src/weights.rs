@@ -258,10 +258,65 @@ pub fn write(
     Ok(header)
 }
 
+fn parse_header(json: &[u8], path: &str) -> Result<Header, WeightsError> {
+    let version = serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v.get("layout_version")?.as_u64());
+    if let Some(v) = version {
+        if v != u64::from(LAYOUT_VERSION) {
+            return Err(WeightsError::Version {
+                path: path.to_owned(),
+                found: u32::try_from(v).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    serde_json::from_slice(json).map_err(|e| WeightsError::Corrupt {
+        path: path.to_owned(),
+        what: format!("header: {e}"),
+    })
+}
+
+/// Checks a resident tensor's size and checksum and decodes it (f16 kept as f16 when asked).
+fn tensor(
+    t: &TensorEntry,
+    data: &[u8],
+    dtype: DType,
+    keep_f16: bool,
+    path: &str,
+) -> Result<Tensor, WeightsError> {
+    let count = t
+        .shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    if count.and_then(|c| c.checked_mul(dtype.size() as u64)) != Some(t.bytes) {
+        return Err(WeightsError::Corrupt {
+            path: path.to_owned(),
+            what: format!("{} is {} bytes for shape {:?}", t.name, t.bytes, t.shape),
+        });
+    }
+    if crc32fast::hash(data) != t.crc32 {
+        return Err(WeightsError::Checksum {
+            path: path.to_owned(),
+            name: t.name.clone(),
+        });
+    }
+    Ok(if keep_f16 && dtype == DType::F16 {
+        let values: Vec<half::f16> = data
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Tensor::from_vec(values, t.shape.as_slice(), &Device::Cpu)?
+    } else {
+        Tensor::from_vec(decode(data, dtype), t.shape.as_slice(), &Device::Cpu)?
+    })
+}
+
 /// A loaded, verified weights file: every tensor in memory as f32.
 #[derive(Debug)]
 pub struct Loaded {
     pub header: Header,
+    /// Absolute file offset of the data (offsets in the header are relative to it).
+    pub data_start: u64,
     pub tensors: HashMap<String, Tensor>,
     /// Per layer: up (and gate) rows `[neurons, width]` each, and down as `[neurons, width]`
     /// (the transpose of a `Linear` from neurons to width).
@@ -296,20 +351,7 @@ impl Loaded {
                 "header length {header_len} does not fit the file"
             )));
         }
-        let json = &bytes[16..16 + header_len as usize];
-        let version = serde_json::from_slice::<serde_json::Value>(json)
-            .ok()
-            .and_then(|v| v.get("layout_version")?.as_u64());
-        if let Some(v) = version {
-            if v != u64::from(LAYOUT_VERSION) {
-                return Err(WeightsError::Version {
-                    path: path.to_owned(),
-                    found: u32::try_from(v).unwrap_or(u32::MAX),
-                });
-            }
-        }
-        let header: Header =
-            serde_json::from_slice(json).map_err(|e| corrupt(format!("header: {e}")))?;
+        let header = parse_header(&bytes[16..16 + header_len as usize], path)?;
         let data_start = align_up(16 + header_len);
         let end = data_start
             .checked_add(header.data_bytes)
@@ -331,29 +373,8 @@ impl Loaded {
         let size = header.dtype.size() as u64;
         let mut tensors = HashMap::new();
         for t in &header.tensors {
-            let count = t
-                .shape
-                .iter()
-                .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-                .ok_or_else(|| corrupt(format!("{} has an absurd shape", t.name)))?;
-            if count.checked_mul(size) != Some(t.bytes) {
-                return Err(corrupt(format!(
-                    "{} is {} bytes for shape {:?}",
-                    t.name, t.bytes, t.shape
-                )));
-            }
             let data = section(&t.name, t.offset, t.bytes)?;
-            if crc32fast::hash(data) != t.crc32 {
-                return Err(WeightsError::Checksum {
-                    path: path.to_owned(),
-                    name: t.name.clone(),
-                });
-            }
-            let values = decode(data, header.dtype);
-            tensors.insert(
-                t.name.clone(),
-                Tensor::from_vec(values, t.shape.as_slice(), &Device::Cpu)?,
-            );
+            tensors.insert(t.name.clone(), tensor(t, data, header.dtype, false, path)?);
         }
         let mut ffn = Vec::new();
         for (n, f) in header.ffn.iter().enumerate() {
@@ -393,10 +414,74 @@ impl Loaded {
             ffn.push((up, gate, down));
         }
         Ok(Loaded {
+            data_start,
             header,
             tensors,
             ffn,
             path: path.to_owned(),
+        })
+    }
+
+    /// Reads only the resident tensors of `path` (embeddings, attention, norms, biases), for the
+    /// flash engine: the FFN bundles stay on disk and `ffn` is empty. With `keep_f16`, an f16
+    /// file's tensors stay f16 in memory (half the DRAM); otherwise they are f32.
+    pub fn read_resident(path: &Path, keep_f16: bool) -> Result<Loaded, WeightsError> {
+        use std::os::unix::fs::FileExt;
+        let shown = path.display().to_string();
+        let io = |source| WeightsError::Io {
+            path: shown.clone(),
+            source,
+        };
+        let corrupt = |what: String| WeightsError::Corrupt {
+            path: shown.clone(),
+            what,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; 16];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|_| WeightsError::NotOurs(shown.clone()))?;
+        if &head[..8] != MAGIC {
+            return Err(WeightsError::NotOurs(shown));
+        }
+        let header_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
+        if header_len > MAX_HEADER || 16 + header_len > file_len {
+            return Err(corrupt(format!(
+                "header length {header_len} does not fit the file"
+            )));
+        }
+        let mut json = vec![0u8; header_len as usize];
+        file.read_exact_at(&mut json, 16).map_err(io)?;
+        let header = parse_header(&json, &shown)?;
+        let data_start = align_up(16 + header_len);
+        if data_start.checked_add(header.data_bytes) > Some(file_len) {
+            return Err(corrupt(format!(
+                "the file is {file_len} bytes, the header says more (truncated?)"
+            )));
+        }
+        let mut tensors = HashMap::new();
+        for t in &header.tensors {
+            if t.offset
+                .checked_add(t.bytes)
+                .filter(|e| *e <= header.data_bytes)
+                .is_none()
+            {
+                return Err(corrupt(format!("{} lies outside the data", t.name)));
+            }
+            let mut data = vec![0u8; t.bytes as usize];
+            file.read_exact_at(&mut data, data_start + t.offset)
+                .map_err(io)?;
+            tensors.insert(
+                t.name.clone(),
+                tensor(t, &data, header.dtype, keep_f16, &shown)?,
+            );
+        }
+        Ok(Loaded {
+            data_start,
+            header,
+            tensors,
+            ffn: Vec::new(),
+            path: shown,
         })
     }
 

@@ -1,0 +1,255 @@
+//! Reading FFN bundles from disk, bypassing the page cache.
+//!
+//! The weights file is opened with `O_DIRECT`, so every read comes from the disk (the page
+//! cache would otherwise hold the whole file after one pass: 24 GiB of RAM here, and a
+//! benchmark that reads from it measures nothing). Where `O_DIRECT` is refused (tmpfs, some
+//! FUSE file systems) reads are buffered and each read range is dropped from the cache with
+//! `posix_fadvise(DONTNEED)` right after, so the next read of it is cold again.
+//!
+//! `O_DIRECT` needs offsets, lengths and buffer addresses aligned to the logical block size
+//! (512 B on this disk); we align to [`BLOCK`] (4 KiB, safe on every disk we know). A read of
+//! bundles is widened to aligned bounds and the bundles are sliced out of the buffer.
+//!
+//! [`plan`] turns a sorted list of bundle indices into reads: neighbours closer than
+//! `coalesce_gap` bundles share one read (reading the gap is cheaper than another request),
+//! and no read is longer than `max_read` bytes. [`Disk::read`] runs the reads in parallel on a
+//! thread pool of its own.
+
+use std::fs::File;
+use std::num::NonZeroU64;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+use rayon::prelude::*;
+
+/// Alignment of direct reads: offsets, lengths and buffer addresses.
+pub const BLOCK: u64 = 4096;
+
+fn align_down(n: u64) -> u64 {
+    n / BLOCK * BLOCK
+}
+
+pub fn align_up(n: u64) -> u64 {
+    n.div_ceil(BLOCK) * BLOCK
+}
+
+/// One read: the bundles `first..first + count` of a section that starts at `base` (absolute
+/// file offset) with bundles of `bundle` bytes, widened to aligned bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    pub first: u32,
+    pub count: u32,
+    /// Aligned absolute offset and length of what is read.
+    pub offset: u64,
+    pub len: u64,
+    /// Where bundle `first` starts inside the read.
+    pub skip: u64,
+}
+
+/// Reads covering the sorted, distinct bundle indices `needed`.
+pub fn plan(needed: &[u32], base: u64, bundle: u64, coalesce_gap: u32, max_read: u64) -> Vec<Read> {
+    let mut reads = Vec::new();
+    let mut i = 0;
+    while i < needed.len() {
+        let first = needed[i];
+        let mut last = first;
+        let mut j = i + 1;
+        while j < needed.len()
+            && needed[j] - last <= coalesce_gap + 1
+            && u64::from(needed[j] - first + 1) * bundle <= max_read
+        {
+            last = needed[j];
+            j += 1;
+        }
+        let start = base + u64::from(first) * bundle;
+        let end = base + u64::from(last + 1) * bundle;
+        let offset = align_down(start);
+        reads.push(Read {
+            first,
+            count: last - first + 1,
+            offset,
+            len: align_up(end) - offset,
+            skip: start - offset,
+        });
+        i = j;
+    }
+    reads
+}
+
+/// Bytes a staging buffer needs for `reads` (each read's buffer is aligned).
+pub fn staging_bytes(reads: &[Read]) -> u64 {
+    reads.iter().map(|r| r.len).sum::<u64>() + BLOCK
+}
+
+/// The weights file, opened for cold reads.
+#[derive(Debug)]
+pub struct Disk {
+    file: File,
+    /// `O_DIRECT` accepted; otherwise buffered reads followed by `DONTNEED`.
+    pub direct: bool,
+    pool: rayon::ThreadPool,
+}
+
+impl Disk {
+    /// Opens `path` with `O_DIRECT` where the file system takes it; `threads` readers.
+    pub fn open(path: &Path, threads: usize) -> std::io::Result<Disk> {
+        let direct = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+            .open(path);
+        let (file, direct) = match direct {
+            // Direct I/O is accepted at open on most file systems but refused at the first
+            // read on some: probe with one aligned block.
+            Ok(f) if probe(&f) => (f, true),
+            _ => (File::open(path)?, false),
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("deixis-io-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Disk { file, direct, pool })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Drops the whole file from the page cache (before a cold run).
+    pub fn drop_cache(&self) -> std::io::Result<()> {
+        rustix::fs::fadvise(&self.file, 0, None, rustix::fs::Advice::DontNeed)?;
+        Ok(())
+    }
+
+    /// Reads `reads` in parallel into `staging` (which must hold [`staging_bytes`]); returns,
+    /// per read, the range of `staging` that holds its first bundle onwards.
+    pub fn read(
+        &self,
+        reads: &[Read],
+        staging: &mut [u8],
+    ) -> std::io::Result<Vec<std::ops::Range<usize>>> {
+        let lead = staging.as_ptr().align_offset(BLOCK as usize);
+        let mut rest = staging
+            .get_mut(lead..)
+            .ok_or_else(|| std::io::Error::other("staging buffer too small"))?;
+        let mut jobs = Vec::with_capacity(reads.len());
+        let mut ranges = Vec::with_capacity(reads.len());
+        let mut at = lead;
+        for r in reads {
+            if (rest.len() as u64) < r.len {
+                return Err(std::io::Error::other("staging buffer too small"));
+            }
+            let (buf, tail) = rest.split_at_mut(r.len as usize);
+            rest = tail;
+            ranges.push(at + r.skip as usize..at + r.len as usize);
+            at += r.len as usize;
+            jobs.push((r, buf));
+        }
+        let file = &self.file;
+        let direct = self.direct;
+        self.pool.install(|| {
+            jobs.into_par_iter().try_for_each(|(r, buf)| {
+                file.read_exact_at(buf, r.offset)?;
+                if !direct {
+                    let len = NonZeroU64::new(r.len);
+                    rustix::fs::fadvise(file, r.offset, len, rustix::fs::Advice::DontNeed)?;
+                }
+                Ok::<(), std::io::Error>(())
+            })
+        })?;
+        Ok(ranges)
+    }
+
+    /// The disk's own cold random-read throughput in MiB/s: `count` reads of `size` bytes at
+    /// random aligned offsets inside `within` (absolute byte range), run on the pool.
+    pub fn throughput(
+        &self,
+        size: u64,
+        count: usize,
+        within: std::ops::Range<u64>,
+        seed: u64,
+    ) -> std::io::Result<f64> {
+        use rand::{Rng, SeedableRng};
+        let size = align_up(size.max(1));
+        let span = within.end.saturating_sub(within.start + size) / BLOCK;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let reads: Vec<Read> = (0..count)
+            .map(|_| Read {
+                first: 0,
+                count: 1,
+                offset: align_up(within.start) + rng.gen_range(0..span.max(1)) * BLOCK,
+                len: size,
+                skip: 0,
+            })
+            .collect();
+        self.drop_cache()?;
+        let mut staging = vec![0u8; staging_bytes(&reads) as usize];
+        let start = std::time::Instant::now();
+        self.read(&reads, &mut staging)?;
+        let secs = start.elapsed().as_secs_f64();
+        Ok((size * count as u64) as f64 / (1024.0 * 1024.0) / secs.max(1e-9))
+    }
+}
+
+fn probe(file: &File) -> bool {
+    let mut buf = vec![0u8; 2 * BLOCK as usize];
+    let lead = buf.as_ptr().align_offset(BLOCK as usize);
+    file.read_at(&mut buf[lead..lead + BLOCK as usize], 0)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_coalesce_neighbours_within_the_gap_and_the_size_limit() {
+        // Bundles of 1000 bytes in a section at 8192.
+        let reads = plan(&[0, 1, 3, 10, 11], 8192, 1000, 1, 1 << 20);
+        let spans: Vec<(u32, u32)> = reads.iter().map(|r| (r.first, r.count)).collect();
+        assert_eq!(spans, [(0, 4), (10, 2)]);
+        for r in &reads {
+            assert_eq!(r.offset % BLOCK, 0);
+            assert_eq!(r.len % BLOCK, 0);
+            let start = 8192 + u64::from(r.first) * 1000;
+            assert_eq!(r.offset + r.skip, start);
+            assert!(r.offset + r.len >= start + u64::from(r.count) * 1000);
+        }
+        // No gap allowed: every run of consecutive bundles is one read.
+        let reads = plan(&[0, 1, 3], 0, 1000, 0, 1 << 20);
+        assert_eq!(reads.len(), 2);
+        // The size limit splits a long run.
+        let reads = plan(&(0..10).collect::<Vec<_>>(), 0, 1000, 0, 3000);
+        let counts: Vec<u32> = reads.iter().map(|r| r.count).collect();
+        assert_eq!(counts, [3, 3, 3, 1]);
+    }
+
+    #[test]
+    fn reads_return_the_bytes_of_their_bundles() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("data");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let disk = Disk::open(&path, 3).expect("open");
+        let (base, bundle) = (5000u64, 777u64);
+        let needed = [0u32, 2, 3, 90, 200];
+        let reads = plan(&needed, base, bundle, 1, 8192);
+        let mut staging = vec![0u8; staging_bytes(&reads) as usize];
+        let ranges = disk.read(&reads, &mut staging).expect("read");
+        for (r, range) in reads.iter().zip(ranges) {
+            for k in 0..r.count {
+                let at = range.start + (k as u64 * bundle) as usize;
+                let want = (base + u64::from(r.first + k) * bundle) as usize;
+                assert_eq!(
+                    &staging[at..at + bundle as usize],
+                    &bytes[want..want + bundle as usize]
+                );
+            }
+        }
+        assert!(
+            disk.throughput(8192, 16, 0..200_000, 1)
+                .expect("throughput")
+                > 0.0
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The engine against the dense runtime on generated OPT-shaped models (real files on disk,
+//! read with O_DIRECT where the temp directory's file system takes it).
+
+use super::synth::Synth;
+use super::*;
+use crate::weights::DType;
+use crate::Model;
+
+fn small(dir: &Path, dtype: DType) -> std::path::PathBuf {
+    let model = dir.join("model");
+    Synth {
+        vocab: 256,
+        width: 64,
+        neurons: 512,
+        layers: 2,
+        heads: 4,
+        max_positions: 128,
+        active: 0.1,
+        shared: 0.8,
+        dtype,
+        seed: 3,
+    }
+    .write(&model)
+    .expect("write");
+    model
+}
+
+const TOKENS: [u32; 16] = [5, 17, 17, 200, 3, 99, 42, 42, 42, 7, 255, 0, 128, 64, 9, 31];
+
+fn small_buffers(mut opts: Options) -> Options {
+    opts.max_read = 16 * 1024;
+    opts.staging = 32 * 1024;
+    opts
+}
+
+fn model_bytes(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("weights.bin"))
+        .expect("meta")
+        .len()
+}
+
+/// Logits after each token.
+fn run(engine: &mut Engine) -> Vec<Vec<f32>> {
+    let mut state = engine.empty();
+    TOKENS
+        .iter()
+        .map(|&t| {
+            engine
+                .step(&mut state, t)
+                .expect("step")
+                .to_vec1()
+                .expect("v")
+        })
+        .collect()
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn oracle_with_an_unlimited_window_equals_the_dense_model_for_every_method() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F32);
+    let dense = Model::load(&model).expect("dense");
+    let mut state = dense.empty();
+    let logits = dense.forward_all(&mut state, &TOKENS).expect("forward");
+    let want: Vec<Vec<f32>> = logits.to_vec2().expect("v");
+    for method in [Method::Flash, Method::Naive, Method::Mmap] {
+        let mut opts = small_buffers(Options::new(method, u64::MAX / 4));
+        opts.window = TOKENS.len();
+        let oracle = Oracle::load(&model).expect("oracle");
+        let mut engine = Engine::open(&model, opts, Predictor::Oracle(oracle)).expect("open");
+        let got = run(&mut engine);
+        let diff = max_diff(&got, &want);
+        assert!(diff < 1e-4, "{method:?}: max difference {diff}");
+        let stats = engine.stats();
+        assert_eq!(stats.len(), TOKENS.len());
+        // About 10% of 2 x 512 neurons fire per token, and only they are computed.
+        let active = stats.iter().map(|s| s.active).sum::<u64>() as f64 / TOKENS.len() as f64;
+        assert!(
+            (40.0..200.0).contains(&active),
+            "{method:?}: {active} active"
+        );
+        assert!(
+            stats[0].bytes > 0 && stats[0].reads > 0,
+            "{method:?} read nothing"
+        );
+    }
+}
+
+#[test]
+fn half_the_model_in_dram_gives_the_same_outputs_within_the_budget() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F32);
+    let open = |budget: u64, method: Method| {
+        let oracle = Oracle::load(&model).expect("oracle");
+        Engine::open(
+            &model,
+            small_buffers(Options::new(method, budget)),
+            Predictor::Oracle(oracle),
+        )
+        .expect("open")
+    };
+    let mut unlimited = open(u64::MAX / 4, Method::Flash);
+    let want = run(&mut unlimited);
+    let half = model_bytes(&model) / 2;
+    for method in [Method::Flash, Method::Naive, Method::Mmap] {
+        // The mapping holds whole 4 KiB pages, 8 of this model's 512-byte bundles each, so
+        // one token's pages do not fit half the model: it gets 70%.
+        let budget = if method == Method::Mmap {
+            half * 7 / 5
+        } else {
+            half
+        };
+        let mut engine = open(budget, method);
+        let got = run(&mut engine);
+        let diff = max_diff(&got, &want);
+        // Flash sums the same neurons in the same order as with no limit; naive sums them a
+        // read buffer at a time (another rounding order).
+        let tolerance = if method == Method::Flash { 1e-6 } else { 1e-4 };
+        assert!(diff < tolerance, "{method:?}: max difference {diff}");
+        let dram = engine.dram();
+        assert!(
+            dram.peak <= budget,
+            "{method:?}: peak {} over the budget {budget}",
+            dram.peak
+        );
+        assert!(dram.resident < dram.peak);
+    }
+    // With half the model, the window keeps neurons: fewer are read than fire.
+    let stats = {
+        let mut engine = open(half, Method::Flash);
+        run(&mut engine);
+        engine.stats().to_vec()
+    };
+    let active: u64 = stats.iter().map(|s| s.active).sum();
+    let missing: u64 = stats.iter().map(|s| s.missing).sum();
+    assert!(
+        missing < active,
+        "read {missing} of {active} active neurons"
+    );
+}
+
+#[test]
+fn budgets_too_small_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F32);
+    let err = Engine::open(&model, Options::new(Method::Flash, 1000), Predictor::All)
+        .expect_err("1000 bytes");
+    assert!(err.to_string().contains("resident weights"), "{err}");
+    // Dense (every neuron) does not fit half the model: the engine says so instead of
+    // exceeding the budget.
+    let budget = model_bytes(&model) / 2;
+    let mut engine = Engine::open(
+        &model,
+        small_buffers(Options::new(Method::Flash, budget)),
+        Predictor::All,
+    )
+    .expect("open");
+    let mut state = engine.empty();
+    let err = engine.step(&mut state, 1).expect_err("overflow");
+    assert!(
+        matches!(err, FlashError::Overflow { needed: 512, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn f16_models_keep_resident_weights_in_f16() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F16);
+    let f32_dir = tempfile::tempdir().expect("dir");
+    let model32 = small(f32_dir.path(), DType::F32);
+    let open = |m: &Path| {
+        let oracle = Oracle::load(m).expect("oracle");
+        Engine::open(
+            m,
+            small_buffers(Options::new(Method::Flash, u64::MAX / 4)),
+            Predictor::Oracle(oracle),
+        )
+        .expect("open")
+    };
+    let (mut half, mut full) = (open(&model), open(&model32));
+    assert_eq!(half.dram().resident * 2, full.dram().resident);
+    let (a, b) = (run(&mut half), run(&mut full));
+    // Same seed, f16 rounding: the outputs agree roughly.
+    let diff = max_diff(&a, &b);
+    assert!(diff < 0.05, "f16 vs f32: {diff}");
+}
