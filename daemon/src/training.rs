@@ -215,6 +215,16 @@ pub fn few_shot(n: usize, settings: &ParseSettings) -> Vec<(String, Vec<usize>)>
     shots
 }
 
+/// Seed of the generated prompts the flash engine's predictors are trained on (apart from the
+/// model's training and held-out seeds).
+pub const PREDICTOR_CORPUS_SEED: u64 = 5_000_000;
+
+/// Prompt texts (with their answers) of `n` generated cases from `seed`: a corpus of the text
+/// the models read, for the activation predictors.
+pub fn corpus(seed: u64, n: usize, settings: &ParseSettings) -> Vec<String> {
+    prompt_texts(&crate::datagen::generate(seed, n), settings)
+}
+
 /// The prompt texts of generated cases, for training a tokenizer.
 fn prompt_texts(cases: &[Case], settings: &ParseSettings) -> Vec<String> {
     cases

@@ -23,7 +23,9 @@
 //!
 //! Batch size 1, one token per step (prefill is a loop of steps).
 
+pub mod bench;
 pub mod io;
+pub mod predictor;
 pub mod store;
 pub mod synth;
 
@@ -76,7 +78,8 @@ pub struct Options {
     pub coalesce_gap: u32,
     /// Longest single read, in bytes.
     pub max_read: u64,
-    /// The flash method's read buffer, in bytes.
+    /// The read buffer's largest size in bytes (it gets at most an eighth of what the budget
+    /// leaves beside the resident weights, and at least one longest read).
     pub staging: u64,
     /// Per layer, the CATS threshold of gated (SwiGLU) models; empty: 0 for every layer.
     pub thresholds: Vec<f32>,
@@ -164,8 +167,10 @@ pub enum Predictor {
     /// Every neuron (dense).
     All,
     /// The true activations, from up (and gate) weights and up biases held in memory outside
-    /// the budget.
-    Oracle(Oracle),
+    /// the budget (shared by the engines of a benchmark).
+    Oracle(std::sync::Arc<Oracle>),
+    /// Trained low-rank predictors ([`predictor`]), resident and counted in the budget.
+    LowRank(std::sync::Arc<predictor::LowRank>),
 }
 
 #[derive(Debug)]
@@ -205,6 +210,7 @@ impl Predictor {
     ) -> Result<Vec<u32>, FlashError> {
         match self {
             Predictor::All => Ok((0..neurons as u32).collect()),
+            Predictor::LowRank(p) => Ok(p.active(layer, x)?),
             Predictor::Oracle(o) => {
                 let (up, gate, bias) = &o.layers[layer];
                 let pre = match gate {
@@ -278,6 +284,8 @@ struct Offload {
     token: u64,
     current: TokenStats,
     failed: Option<FlashError>,
+    /// Per layer, the FFN inputs and active neurons seen, while recording.
+    record: Option<Vec<predictor::Samples>>,
 }
 
 /// A model whose FFN weights stay on disk.
@@ -326,7 +334,11 @@ impl Engine {
                 gated: f.parts.len() == 3,
             })
             .collect();
-        let resident = decoder.resident_bytes(config.tie_embeddings);
+        let resident = decoder.resident_bytes(config.tie_embeddings)
+            + match &predictor {
+                Predictor::LowRank(p) => p.bytes(),
+                _ => 0,
+            };
         let biases = decoder
             .blocks
             .iter()
@@ -360,11 +372,12 @@ impl Engine {
         let mut staging = Vec::new();
         let mut pages = None;
         let max_bundle = sections.iter().map(|s| s.bundle_bytes).max().unwrap_or(0);
+        let stage = opts
+            .staging
+            .min((budget - resident) / 8)
+            .max(io::align_up(max_bundle.max(opts.max_read)) + 2 * io::BLOCK);
         match opts.method {
             Method::Flash => {
-                let stage = opts
-                    .staging
-                    .max(io::align_up(max_bundle.max(opts.max_read)) + 2 * io::BLOCK);
                 let maps: u64 = sections.iter().map(|s| s.neurons as u64 * 4).sum();
                 let fixed = resident + stage + maps;
                 if fixed > budget {
@@ -390,9 +403,6 @@ impl Engine {
                 staging = vec![0u8; stage as usize];
             }
             Method::Naive => {
-                let stage = opts
-                    .staging
-                    .max(io::align_up(max_bundle.max(opts.max_read)) + 2 * io::BLOCK);
                 if resident + stage > budget {
                     return Err(over(resident + stage, "the read buffer"));
                 }
@@ -441,6 +451,7 @@ impl Engine {
                 token: 0,
                 current: TokenStats::default(),
                 failed: None,
+                record: None,
             },
         })
     }
@@ -523,6 +534,17 @@ impl Engine {
             resident: self.resident,
             peak: self.resident + held,
         }
+    }
+
+    /// Starts recording each layer's FFN inputs and the neurons the predictor names (with the
+    /// oracle: the true activations), the predictors' training data.
+    pub fn record(&mut self) {
+        self.off.record = Some(vec![predictor::Samples::default(); self.config.num_layers]);
+    }
+
+    /// What was recorded since [`Engine::record`]; stops recording.
+    pub fn take_samples(&mut self) -> Vec<predictor::Samples> {
+        self.off.record.take().unwrap_or_default()
     }
 
     /// Per-token figures since the last [`Engine::reset_stats`].
@@ -745,6 +767,10 @@ impl Offload {
         let threshold = self.opts.thresholds.get(layer).copied().unwrap_or(0.0);
         let needed = self.predictor.active(layer, &x32, sec.neurons, threshold)?;
         self.current.active += needed.len() as u64;
+        if let Some(samples) = self.record.as_mut().and_then(|r| r.get_mut(layer)) {
+            samples.x.extend_from_slice(&xv);
+            samples.active.push(needed.clone());
+        }
         let parts = if sec.gated { 3 } else { 2 };
         let row = parts * sec.width;
         if self.opts.method == Method::Flash {

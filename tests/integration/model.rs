@@ -183,3 +183,71 @@ fn training_stops_resumes_and_refuses_to_overwrite() {
     let bad = train(&[]).code(1);
     assert!(bad.stderr.contains("missing field"), "{}", bad.stderr);
 }
+
+/// `deixis model bench --quick` generates its models into the cache, runs naive, budgeted
+/// mmap and flash on each from a cold page cache, and reports per token; after
+/// `deixis model train-predictors`, the bench uses the trained predictors.
+#[test]
+fn flash_bench_smoke_run_and_predictor_training() {
+    let cache = tempfile::tempdir().expect("dir");
+    let bench = || {
+        let r = Run::of(
+            deixis()
+                .env("XDG_CACHE_HOME", cache.path())
+                .args(["model", "bench", "--quick", "--json"]),
+        )
+        .code(0);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        v["runs"].as_array().expect("runs").clone()
+    };
+    let runs = bench();
+    assert_eq!(runs.len(), 3, "3%, 5%, 10% active");
+    for run in &runs {
+        assert_eq!(run["predictor"], "oracle");
+        let budget = run["dram_budget_bytes"].as_u64().expect("budget");
+        assert_eq!(budget, run["model_bytes"].as_u64().expect("bytes") / 2);
+        assert!(run["disk_read_mib_s"].as_f64().expect("disk") > 0.0);
+        let results = run["results"].as_array().expect("results");
+        let methods: Vec<&str> = results
+            .iter()
+            .map(|r| r["method"].as_str().expect("m"))
+            .collect();
+        assert_eq!(methods, ["naive", "mmap", "flash"]);
+        for r in results {
+            assert!(
+                r["peak_dram_bytes"].as_u64().expect("peak") <= budget,
+                "{r}"
+            );
+            assert!(r["ms_per_token"].as_f64().expect("ms") > 0.0);
+        }
+        // Naive reads every FFN byte per token; flash only the missing neurons.
+        let bytes = |i: usize| results[i]["bytes_per_token"].as_f64().expect("bytes");
+        assert!(
+            bytes(2) * 5.0 < bytes(0),
+            "flash {} vs naive {}",
+            bytes(2),
+            bytes(0)
+        );
+    }
+    let model = cache.path().join("deixis/models/bench-opt-shaped-13m-3pct");
+    let r = Run::of(
+        deixis()
+            .args(["model", "train-predictors", "--model"])
+            .arg(&model)
+            .args([
+                "--corpus", "random", "--tokens", "300", "--rank", "16", "--epochs", "3", "--json",
+            ]),
+    )
+    .code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let layers = v["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 4);
+    for l in layers {
+        let recall = l["recall"].as_f64().expect("recall");
+        assert!((0.0..=1.0).contains(&recall), "{l}");
+    }
+    assert!(model.join("predictors.safetensors").exists());
+    let runs = bench();
+    assert_eq!(runs[0]["predictor"], "low-rank (rank 16)");
+    assert_eq!(runs[1]["predictor"], "oracle");
+}

@@ -164,6 +164,50 @@ enum ModelCommand {
         #[arg(long, value_name = "STEP")]
         stop_after: Option<usize>,
     },
+    /// Train the flash engine's low-rank activation predictors for a model: runs it over a
+    /// corpus recording each layer's FFN inputs and active neurons, trains one predictor per
+    /// layer, writes DIR/predictors.safetensors and prints held-out recall and precision.
+    TrainPredictors {
+        /// The model directory.
+        #[arg(long, value_name = "DIR")]
+        model: PathBuf,
+        /// The corpus: generated ReALM prompts (tokenized with the model's tokenizer), or
+        /// random token ids (generated benchmark models, whose tokens mean nothing).
+        #[arg(long, value_enum, default_value_t = CorpusArg::Prompts)]
+        corpus: CorpusArg,
+        /// Tokens run to collect activations (10% held out for the report).
+        #[arg(long, default_value_t = 4096)]
+        tokens: usize,
+        /// Rank of each predictor.
+        #[arg(long, default_value_t = 128)]
+        rank: usize,
+        /// Passes over the collected tokens.
+        #[arg(long, default_value_t = 30)]
+        epochs: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The flash engine's benchmark: naive, budgeted mmap and flash on the same weights with
+    /// half the model as the DRAM budget, from a cold page cache; generated OPT-shaped models
+    /// (1.3B parameters, f16) with 3%, 5% and 10% of FFN neurons active.
+    Bench {
+        /// Print the runs as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A smoke run: a 13M-parameter model of the same kind, 4 tokens.
+        #[arg(long)]
+        quick: bool,
+        /// Tokens measured per run (after 4 that fill the window).
+        #[arg(long, default_value_t = 16)]
+        tokens: usize,
+        /// Parallel readers.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// Tokens whose neurons stay in memory.
+        #[arg(long, default_value_t = 5)]
+        window: usize,
+    },
     /// Greedy generation from a prompt (a smoke test of a model).
     Generate {
         /// Model directory (default: $XDG_CACHE_HOME/deixis/models/smollm2-135m-instruct).
@@ -177,6 +221,12 @@ enum ModelCommand {
         chat: bool,
         prompt: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CorpusArg {
+    Prompts,
+    Random,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -528,6 +578,21 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             })?;
             Ok(())
         }
+        ModelCommand::TrainPredictors {
+            model,
+            corpus,
+            tokens,
+            rank,
+            epochs,
+            json,
+        } => train_predictors(&model, corpus, tokens, rank, epochs, json),
+        ModelCommand::Bench {
+            json,
+            quick,
+            tokens,
+            threads,
+            window,
+        } => bench(json, quick, tokens, threads, window),
         ModelCommand::Generate {
             model,
             max_tokens,
@@ -561,6 +626,251 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             Ok(())
         }
     }
+}
+
+/// `deixis model train-predictors`.
+fn train_predictors(
+    dir: &std::path::Path,
+    corpus: CorpusArg,
+    tokens: usize,
+    rank: usize,
+    epochs: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    use deixis_model::flash::{self, predictor};
+    use rand::{Rng, SeedableRng};
+    let oracle = flash::Oracle::load(dir).map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
+    let opts = flash::Options::new(flash::Method::Flash, u64::MAX / 4);
+    let mut engine = flash::Engine::open(
+        dir,
+        opts,
+        flash::Predictor::Oracle(std::sync::Arc::new(oracle)),
+    )
+    .map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
+    let (width, neurons) = (engine.config.hidden_size, engine.config.intermediate_size);
+    let longest = engine.config.max_positions.min(256);
+    // Sequences of at most `longest` tokens, `tokens` in all.
+    let mut sequences: Vec<Vec<u32>> = Vec::new();
+    match corpus {
+        CorpusArg::Prompts => {
+            let settings = deixis_daemon::config::ParseSettings::default();
+            let mut k = 0;
+            while sequences.iter().map(Vec::len).sum::<usize>() < tokens {
+                let texts = deixis_daemon::training::corpus(
+                    deixis_daemon::training::PREDICTOR_CORPUS_SEED + k,
+                    64,
+                    &settings,
+                );
+                k += 1;
+                for t in texts {
+                    let ids = deixis_model::tokenizer::encode(&engine.tokenizer, &t)?;
+                    for chunk in ids.chunks(longest) {
+                        sequences.push(chunk.to_vec());
+                    }
+                }
+            }
+        }
+        CorpusArg::Random => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let vocab = engine.config.vocab_size as u32;
+            while sequences.iter().map(Vec::len).sum::<usize>() < tokens {
+                sequences.push((0..longest).map(|_| rng.gen_range(0..vocab)).collect());
+            }
+        }
+    }
+    let start = std::time::Instant::now();
+    engine.record();
+    let mut left = tokens;
+    for seq in &sequences {
+        let n = seq.len().min(left);
+        if n == 0 {
+            break;
+        }
+        let mut state = engine.empty();
+        engine.run(&mut state, &seq[..n])?;
+        left -= n;
+        eprint!(
+            "\rdeixis: collecting activations: {}/{tokens} tokens",
+            tokens - left
+        );
+    }
+    eprintln!(" ({:.0} s)", start.elapsed().as_secs_f64());
+    let samples = engine.take_samples();
+    let settings = predictor::TrainSettings {
+        rank,
+        epochs,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    let (trained, reports) =
+        predictor::LowRank::train(&samples, width, neurons, &settings, &mut |r| {
+            eprintln!(
+                "deixis: layer {}: recall {:.3}, precision {:.3}",
+                r.layer, r.recall, r.precision
+            )
+        })?;
+    let out = dir.join(predictor::FILE);
+    trained
+        .save(&out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "deixis: trained {} predictors (rank {rank}, {} bytes) in {:.0} s into {}",
+        reports.len(),
+        trained.bytes(),
+        start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "rank": rank, "tokens": tokens, "layers": reports })
+        );
+        return Ok(());
+    }
+    println!(
+        "{:>5} {:>8} {:>10} {:>7} {:>9}",
+        "layer", "active", "predicted", "recall", "precision"
+    );
+    for r in &reports {
+        println!(
+            "{:>5} {:>7.2}% {:>9.2}% {:>7.3} {:>9.3}",
+            r.layer,
+            r.active_fraction * 100.0,
+            r.predicted_fraction * 100.0,
+            r.recall,
+            r.precision
+        );
+    }
+    let n = reports.len().max(1) as f64;
+    println!(
+        "{:>5} {:>7.2}% {:>9.2}% {:>7.3} {:>9.3}",
+        "mean",
+        reports.iter().map(|r| r.active_fraction).sum::<f64>() / n * 100.0,
+        reports.iter().map(|r| r.predicted_fraction).sum::<f64>() / n * 100.0,
+        reports.iter().map(|r| r.recall).sum::<f64>() / n,
+        reports.iter().map(|r| r.precision).sum::<f64>() / n,
+    );
+    Ok(())
+}
+
+/// `deixis model bench`: generates the models it needs into the cache (once), runs them.
+fn bench(
+    json: bool,
+    quick: bool,
+    tokens: usize,
+    threads: usize,
+    window: usize,
+) -> anyhow::Result<()> {
+    use deixis_model::flash::{bench, synth::Synth};
+    let settings = bench::Settings {
+        prefill: 4,
+        tokens: if quick { 4 } else { tokens.max(1) },
+        window: window.max(1),
+        threads: threads.max(1),
+        seed: 1,
+    };
+    let mut runs = Vec::new();
+    for active in [0.03, 0.05, 0.10] {
+        let (name, synth) = if quick {
+            let s = Synth {
+                vocab: 1024,
+                width: 512,
+                neurons: 2048,
+                layers: 4,
+                heads: 8,
+                max_positions: 512,
+                ..Synth::opt_1_3b(active, 1)
+            };
+            ("opt-shaped-13m", s)
+        } else {
+            ("opt-shaped-1.3b", Synth::opt_1_3b(active, 1))
+        };
+        let pct = (active * 100.0).round() as u32;
+        let dir = cached_model(&format!("bench-{name}-{pct}pct"))
+            .ok_or_else(|| anyhow!("no cache directory: set XDG_CACHE_HOME or HOME"))?;
+        let config_matches = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| deixis_model::Config::from_json(&t).ok())
+            .is_some_and(|c| c == synth.config());
+        if !config_matches || !dir.join("weights.bin").exists() {
+            eprintln!(
+                "deixis: generating {name} ({} parameters, {pct}% active) into {}",
+                synth.parameters(),
+                dir.display()
+            );
+            let tmp = dir.with_extension("partial");
+            let _ = std::fs::remove_dir_all(&tmp);
+            synth.write(&tmp)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::rename(&tmp, &dir)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
+        }
+        let run = bench::run(
+            &dir,
+            name,
+            synth.parameters(),
+            active,
+            &settings,
+            &mut |what| eprintln!("deixis: {what}"),
+        )?;
+        runs.push(run);
+    }
+    if json {
+        println!("{}", serde_json::json!({ "runs": runs }));
+        return Ok(());
+    }
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    for run in &runs {
+        println!(
+            "{} ({} parameters, predictor: {}), {:.0}% active: weights {:.0} MiB, budget {:.0} MiB, bundle {} B, \
+             window {} tokens, {} readers{}, disk {:.0} MiB/s cold at {} KiB reads",
+            run.model,
+            run.params,
+            run.predictor,
+            run.active_fraction * 100.0,
+            mib(run.model_bytes as f64),
+            mib(run.dram_budget_bytes as f64),
+            run.bundle_bytes,
+            run.window,
+            run.threads,
+            if run.direct_io {
+                ", O_DIRECT"
+            } else {
+                ", buffered + DONTNEED"
+            },
+            run.disk_read_mib_s,
+            run.read_bytes / 1024,
+        );
+        println!(
+            "  {:<6} {:>10} {:>8} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
+            "method",
+            "ms/token",
+            "io ms",
+            "mem ms",
+            "compute ms",
+            "MiB/token",
+            "reads/tok",
+            "active",
+            "read",
+            "peak MiB"
+        );
+        for r in &run.results {
+            println!(
+                "  {:<6} {:>10.1} {:>8.1} {:>8.1} {:>10.1} {:>10.2} {:>10.0} {:>9.0} {:>9.0} {:>9.0}",
+                r.method.name(),
+                r.ms_per_token,
+                r.io_ms,
+                r.mem_ms,
+                r.compute_ms,
+                mib(r.bytes_per_token),
+                r.reads_per_token,
+                r.active_per_token,
+                r.missing_per_token,
+                mib(r.peak_dram_bytes as f64),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Calls the running deixisd on the session bus; errors say how to start one, or what the

@@ -1,6 +1,8 @@
 //! The engine against the dense runtime on generated OPT-shaped models (real files on disk,
 //! read with O_DIRECT where the temp directory's file system takes it).
 
+use std::sync::Arc;
+
 use super::synth::Synth;
 use super::*;
 use crate::weights::DType;
@@ -73,7 +75,8 @@ fn oracle_with_an_unlimited_window_equals_the_dense_model_for_every_method() {
         let mut opts = small_buffers(Options::new(method, u64::MAX / 4));
         opts.window = TOKENS.len();
         let oracle = Oracle::load(&model).expect("oracle");
-        let mut engine = Engine::open(&model, opts, Predictor::Oracle(oracle)).expect("open");
+        let mut engine =
+            Engine::open(&model, opts, Predictor::Oracle(Arc::new(oracle))).expect("open");
         let got = run(&mut engine);
         let diff = max_diff(&got, &want);
         assert!(diff < 1e-4, "{method:?}: max difference {diff}");
@@ -101,7 +104,7 @@ fn half_the_model_in_dram_gives_the_same_outputs_within_the_budget() {
         Engine::open(
             &model,
             small_buffers(Options::new(method, budget)),
-            Predictor::Oracle(oracle),
+            Predictor::Oracle(Arc::new(oracle)),
         )
         .expect("open")
     };
@@ -180,7 +183,7 @@ fn f16_models_keep_resident_weights_in_f16() {
         Engine::open(
             m,
             small_buffers(Options::new(Method::Flash, u64::MAX / 4)),
-            Predictor::Oracle(oracle),
+            Predictor::Oracle(Arc::new(oracle)),
         )
         .expect("open")
     };
@@ -190,4 +193,69 @@ fn f16_models_keep_resident_weights_in_f16() {
     // Same seed, f16 rounding: the outputs agree roughly.
     let diff = max_diff(&a, &b);
     assert!(diff < 0.05, "f16 vs f32: {diff}");
+}
+
+#[test]
+fn predictors_trained_on_recorded_activations_find_the_active_neurons() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F32);
+    let oracle = Arc::new(Oracle::load(&model).expect("oracle"));
+    let mut engine = Engine::open(
+        &model,
+        small_buffers(Options::new(Method::Flash, u64::MAX / 4)),
+        Predictor::Oracle(oracle),
+    )
+    .expect("open");
+    engine.record();
+    for s in 0..12u32 {
+        let mut state = engine.empty();
+        let tokens: Vec<u32> = (0..40).map(|i| (s * 41 + i * 7 + i * i) % 256).collect();
+        engine.run(&mut state, &tokens).expect("run");
+    }
+    let samples = engine.take_samples();
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[0].active.len(), 480);
+    let settings = predictor::TrainSettings {
+        rank: 32,
+        epochs: 40,
+        ..Default::default()
+    };
+    let (trained, reports) =
+        predictor::LowRank::train(&samples, 64, 512, &settings, &mut |_| {}).expect("train");
+    for r in &reports {
+        assert!((0.05..0.2).contains(&r.active_fraction), "{r:?}");
+        assert!(r.recall > 0.8 && r.precision > 0.3, "{r:?}");
+    }
+    let path = dir.path().join(predictor::FILE);
+    trained.save(&path).expect("save");
+    let loaded = predictor::LowRank::load(&path).expect("load");
+    assert_eq!((loaded.rank, loaded.layers()), (32, 2));
+    assert_eq!(loaded.bytes(), 2 * (64 * 32 + 32 * 512 + 512) * 4);
+    // The engine counts the predictors as resident (in this tiny model they are as large as
+    // a third of the weights: the budget is half the model plus them).
+    let budget = model_bytes(&model) / 2 + trained.bytes();
+    let mut with = Engine::open(
+        &model,
+        small_buffers(Options::new(Method::Flash, budget)),
+        Predictor::LowRank(Arc::new(loaded)),
+    )
+    .expect("open");
+    let plain = Engine::open(
+        &model,
+        small_buffers(Options::new(Method::Flash, budget)),
+        Predictor::All,
+    )
+    .expect("open");
+    assert_eq!(
+        with.dram().resident,
+        plain.dram().resident + trained.bytes()
+    );
+    run(&mut with);
+    assert!(with.dram().peak <= budget);
+    let stats = with.stats();
+    let active = stats.iter().map(|s| s.active).sum::<u64>() as f64 / stats.len() as f64;
+    assert!(
+        (40.0..250.0).contains(&active),
+        "{active} predicted per token"
+    );
 }
