@@ -120,6 +120,8 @@ pub enum FlashError {
         resident: u64,
         what: &'static str,
     },
+    /// The mmap method: one layer's pages do not fit the budget (flash computes such a
+    /// layer in several passes instead).
     #[error(
         "layer {layer}: one token needs {needed} {unit}, the DRAM budget holds {capacity} \
          (raise the budget or the threshold)"
@@ -773,21 +775,33 @@ impl Offload {
         }
         let parts = if sec.gated { 3 } else { 2 };
         let row = parts * sec.width;
-        if self.opts.method == Method::Flash {
-            self.load(layer, &needed)?;
-        }
-        let (up_bias, down_bias) = &self.biases[layer];
+        let (up_bias, down_bias) = self.biases[layer].clone();
         let bias = |n: u32| up_bias.as_ref().map_or(0.0, |b| b[n as usize]);
         let f16 = self.f16;
         let mut y = match self.opts.method {
             Method::Flash => {
-                let store = &self.stores[layer];
-                par_sum(&needed, sec.width, row, |&n, scratch, y| {
-                    if let Some(s) = store.slot_of(n) {
-                        store.rows.read_f32(s * row..(s + 1) * row, scratch);
-                        accumulate(scratch, &xv, bias(n), sec.gated, threshold, y);
+                // Neurons a store's worth at a time: one pass when the token's neurons fit
+                // (the usual case), else several, each chunk made evictable for the next.
+                let capacity = self.stores[layer].capacity.max(1);
+                let chunks: Vec<&[u32]> = needed.chunks(capacity).collect();
+                let mut y = vec![0f32; sec.width];
+                for (i, chunk) in chunks.iter().enumerate() {
+                    self.load(layer, chunk)?;
+                    let store = &self.stores[layer];
+                    let part = par_sum(chunk, sec.width, row, |&n, scratch, y| {
+                        if let Some(s) = store.slot_of(n) {
+                            store.rows.read_f32(s * row..(s + 1) * row, scratch);
+                            accumulate(scratch, &xv, bias(n), sec.gated, threshold, y);
+                        }
+                    });
+                    for (o, p) in y.iter_mut().zip(part) {
+                        *o += p;
                     }
-                })
+                    if i + 1 < chunks.len() {
+                        self.stores[layer].age(chunk, self.token - 1);
+                    }
+                }
+                y
             }
             Method::Naive => {
                 // The whole section, a staging buffer at a time.
@@ -899,19 +913,12 @@ impl Offload {
         Ok(Tensor::from_vec(y, (1, sec.width), &Device::Cpu)?.to_dtype(dtype)?)
     }
 
-    /// Flash: reads the neurons of `needed` not in the layer's store into it.
+    /// Flash: reads the neurons of `needed` (at most the store's capacity) not in the layer's
+    /// store into it.
     fn load(&mut self, layer: usize, needed: &[u32]) -> Result<(), FlashError> {
         let token = self.token;
         let sec = self.sections[layer];
         let store = &mut self.stores[layer];
-        if needed.len() > store.capacity {
-            return Err(FlashError::Overflow {
-                layer,
-                needed: needed.len(),
-                capacity: store.capacity,
-                unit: "neurons",
-            });
-        }
         let mut missing = Vec::new();
         for &n in needed {
             match store.slot_of(n) {
@@ -925,7 +932,7 @@ impl Offload {
         }
         let t = Instant::now();
         let room = store.make_room(missing.len(), token);
-        debug_assert!(room, "needed <= capacity leaves room");
+        debug_assert!(room, "a chunk of at most the capacity leaves room");
         self.current.mem_ms += ms(t.elapsed());
         let reads = io::plan(
             &missing,

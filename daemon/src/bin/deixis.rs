@@ -207,6 +207,9 @@ enum ModelCommand {
         /// Tokens whose neurons stay in memory.
         #[arg(long, default_value_t = 5)]
         window: usize,
+        /// Only measure the disk: cold random-read throughput by read size and readers.
+        #[arg(long)]
+        disk: bool,
     },
     /// Greedy generation from a prompt (a smoke test of a model).
     Generate {
@@ -592,7 +595,8 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             tokens,
             threads,
             window,
-        } => bench(json, quick, tokens, threads, window),
+            disk,
+        } => bench(json, quick, tokens, threads, window, disk),
         ModelCommand::Generate {
             model,
             max_tokens,
@@ -760,6 +764,7 @@ fn bench(
     tokens: usize,
     threads: usize,
     window: usize,
+    disk: bool,
 ) -> anyhow::Result<()> {
     use deixis_model::flash::{bench, synth::Synth};
     let settings = bench::Settings {
@@ -805,6 +810,35 @@ fn bench(
             std::fs::rename(&tmp, &dir)
                 .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
         }
+        if disk {
+            let sizes = [4096u64, 8192, 16384, 32768, 131072, 262144];
+            let readers = [1usize, 4, 8, 16, 32];
+            let table = bench::disk_table(&dir.join("weights.bin"), &sizes, &readers, 512)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"sizes": sizes, "readers": readers, "mib_s": table})
+                );
+                return Ok(());
+            }
+            println!(
+                "cold random reads of {}, MiB/s (rows: read size; columns: readers)",
+                dir.display()
+            );
+            print!("{:>8}", "size");
+            for r in readers {
+                print!(" {r:>7}");
+            }
+            println!();
+            for (size, row) in sizes.iter().zip(table) {
+                print!("{:>6} K", size / 1024);
+                for v in row {
+                    print!(" {v:>7.0}");
+                }
+                println!();
+            }
+            return Ok(());
+        }
         let run = bench::run(
             &dir,
             name,
@@ -823,7 +857,8 @@ fn bench(
     for run in &runs {
         println!(
             "{} ({} parameters, predictor: {}), {:.0}% active: weights {:.0} MiB, budget {:.0} MiB, bundle {} B, \
-             window {} tokens, {} readers{}, disk {:.0} MiB/s cold at {} KiB reads",
+             window {} tokens, {} readers{}, disk {:.0} MiB/s cold at {} KiB reads ({:.0} MiB/s \
+             in batches of {} reads, a layer's)",
             run.model,
             run.params,
             run.predictor,
@@ -840,6 +875,8 @@ fn bench(
             },
             run.disk_read_mib_s,
             run.read_bytes / 1024,
+            run.disk_read_mib_s_layer_batches,
+            run.reads_per_layer,
         );
         println!(
             "  {:<6} {:>10} {:>8} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",

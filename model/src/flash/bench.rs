@@ -27,8 +27,13 @@ pub struct Run {
     pub dram_budget_bytes: u64,
     pub bundle_bytes: u64,
     pub active_fraction: f64,
-    /// The disk's cold random-read throughput at `read_bytes` with `threads` readers.
+    /// The disk's cold random-read throughput at `read_bytes` with `threads` readers, one
+    /// deep queue of reads.
     pub disk_read_mib_s: f64,
+    /// The same in batches of `reads_per_layer` reads, each waiting for the one before: the
+    /// pattern of a token, whose layers read one after another.
+    pub disk_read_mib_s_layer_batches: f64,
+    pub reads_per_layer: usize,
     pub read_bytes: u64,
     pub threads: usize,
     pub direct_io: bool,
@@ -105,6 +110,8 @@ pub fn run(
         bundle_bytes: 0,
         active_fraction,
         disk_read_mib_s: 0.0,
+        disk_read_mib_s_layer_batches: 0.0,
+        reads_per_layer: 0,
         read_bytes: 0,
         threads: settings.threads,
         direct_io: false,
@@ -159,16 +166,53 @@ pub fn run(
                 "{name}: disk throughput at {} bytes",
                 run.read_bytes
             ));
+            let layers = engine.config.num_layers.max(1);
+            run.reads_per_layer =
+                ((result.reads_per_token / layers as f64).round() as usize).max(1);
+            let io = |source| FlashError::Io {
+                path: weights.display().to_string(),
+                source,
+            };
+            let count = 2048;
             run.disk_read_mib_s = engine
                 .disk()
-                .throughput(run.read_bytes, 2048, 0..model_bytes, settings.seed)
-                .map_err(|source| FlashError::Io {
-                    path: weights.display().to_string(),
-                    source,
-                })?;
+                .throughput(run.read_bytes, count, count, 0..model_bytes, settings.seed)
+                .map_err(io)?;
+            run.disk_read_mib_s_layer_batches = engine
+                .disk()
+                .throughput(
+                    run.read_bytes,
+                    count,
+                    run.reads_per_layer,
+                    0..model_bytes,
+                    settings.seed + 1,
+                )
+                .map_err(io)?;
         }
         results.push(result);
     }
     run.results = results;
     Ok(run)
+}
+
+/// The disk's cold random-read throughput (MiB/s) at each read size (rows) and number of
+/// readers (columns), one deep queue of `count` reads each: how read size and parallelism
+/// were chosen.
+pub fn disk_table(
+    path: &Path,
+    sizes: &[u64],
+    threads: &[usize],
+    count: usize,
+) -> std::io::Result<Vec<Vec<f64>>> {
+    let len = std::fs::metadata(path)?.len();
+    let mut rows = Vec::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        let mut row = Vec::new();
+        for &t in threads {
+            let disk = super::io::Disk::open(path, t)?;
+            row.push(disk.throughput(size, count, count, 0..len, 7 + i as u64)?);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }

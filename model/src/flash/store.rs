@@ -122,6 +122,16 @@ impl LayerStore {
         self.last_used[slot] = token;
     }
 
+    /// Marks the resident `neurons` last used by `token` (an earlier token: evictable now,
+    /// still in the window).
+    pub fn age(&mut self, neurons: &[u32], token: u64) {
+        for &n in neurons {
+            if let Some(s) = self.slot_of(n) {
+                self.last_used[s] = token;
+            }
+        }
+    }
+
     /// Appends `neuron` with its bundle `bytes`; returns its slot. The store must have room.
     pub fn append(&mut self, neuron: u32, bytes: &[u8], token: u64) -> usize {
         let s = self.neuron.len();
