@@ -12,10 +12,14 @@ use crate::nn::{Attention, Ctx, KvCache, Norm};
 #[derive(Debug, Clone)]
 pub enum Ffn {
     /// `down(silu(gate x) * up x)`.
+    ///
+    /// With a CATS `threshold` above 0, gate activations with `|silu(gate x)| <= threshold`
+    /// are zeroed (the sparsified model the flash engine runs).
     SwiGlu {
         up: Tensor,
         gate: Tensor,
         down: Tensor,
+        threshold: f32,
     },
     /// `down(relu(up x + b_up)) + b_down`.
     Relu {
@@ -51,8 +55,17 @@ fn down(h: &Tensor, down: &Tensor, ctx: &Ctx) -> Result<Tensor> {
 impl Ffn {
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         match self {
-            Ffn::SwiGlu { up, gate, down: d } => {
-                let g = candle_nn::ops::silu(&project(x, gate, ctx)?)?;
+            Ffn::SwiGlu {
+                up,
+                gate,
+                down: d,
+                threshold,
+            } => {
+                let mut g = candle_nn::ops::silu(&project(x, gate, ctx)?)?;
+                if *threshold > 0.0 {
+                    let keep = g.abs()?.gt(f64::from(*threshold))?.to_dtype(g.dtype())?;
+                    g = (g * keep)?;
+                }
                 let h = (g * project(x, up, ctx)?)?;
                 down(&h, d, ctx)
             }
@@ -148,7 +161,17 @@ impl Decoder {
 
     /// Bytes of every tensor the decoder holds (the output projection once when tied).
     pub fn resident_bytes(&self, tied: bool) -> u64 {
-        let b = |t: &Tensor| (t.elem_count() * t.dtype().size_in_bytes()) as u64;
+        self.tally(tied, true, &|t| {
+            (t.elem_count() * t.dtype().size_in_bytes()) as u64
+        })
+    }
+
+    /// Parameters held (the rotary tables are not parameters).
+    pub fn parameters(&self, tied: bool) -> u64 {
+        self.tally(tied, false, &|t| t.elem_count() as u64)
+    }
+
+    fn tally(&self, tied: bool, tables: bool, b: &dyn Fn(&Tensor) -> u64) -> u64 {
         let ob = |t: &Option<Tensor>| t.as_ref().map_or(0, b);
         let norm = |n: &Norm| match n {
             Norm::Rms { weight, .. } => b(weight),
@@ -163,7 +186,9 @@ impl Decoder {
         }
         // The rotary tables are shared by every layer.
         if let Some(r) = self.blocks.first().and_then(|b| b.attn.rope.as_ref()) {
-            total += r.bytes();
+            if tables {
+                total += r.bytes();
+            }
         }
         for block in &self.blocks {
             let a = &block.attn;
@@ -172,7 +197,7 @@ impl Decoder {
                 total += b(&l.weight) + ob(&l.bias);
             }
             total += match &block.ffn {
-                Ffn::SwiGlu { up, gate, down } => b(up) + b(gate) + b(down),
+                Ffn::SwiGlu { up, gate, down, .. } => b(up) + b(gate) + b(down),
                 Ffn::Relu {
                     up,
                     up_bias,
@@ -304,7 +329,12 @@ pub(crate) mod load {
             }
         }
         Ok(match (config.architecture.gated(), gate) {
-            (true, Some(gate)) => Ffn::SwiGlu { up, gate, down },
+            (true, Some(gate)) => Ffn::SwiGlu {
+                up,
+                gate,
+                down,
+                threshold: 0.0,
+            },
             (false, None) => Ffn::Relu {
                 up,
                 up_bias: if config.architecture.biased() {

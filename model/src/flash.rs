@@ -182,6 +182,15 @@ pub struct Oracle {
 }
 
 impl Oracle {
+    /// Layer `layer`'s gate `[neurons, width]` (gated models).
+    pub fn gate(&self, layer: usize) -> Option<&Tensor> {
+        self.layers.get(layer).and_then(|(_, g, _)| g.as_ref())
+    }
+
+    pub fn layers(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Reads the full FFN weights of `dir`'s model (f32) for the oracle.
     pub fn load(dir: &Path) -> Result<Oracle, FlashError> {
         let loaded = Loaded::read(&dir.join("weights.bin")).map_err(ModelError::from)?;
@@ -288,6 +297,7 @@ struct Offload {
     failed: Option<FlashError>,
     /// Per layer, the FFN inputs and active neurons seen, while recording.
     record: Option<Vec<predictor::Samples>>,
+    record_active: bool,
 }
 
 /// A model whose FFN weights stay on disk.
@@ -315,6 +325,12 @@ impl Engine {
     /// FFN bundles left on disk, every buffer sized from `opts.dram_budget`.
     pub fn open(dir: &Path, opts: Options, predictor: Predictor) -> Result<Engine, FlashError> {
         let (config, tokenizer) = crate::runtime::read_config_and_tokenizer(dir)?;
+        let mut opts = opts;
+        if opts.thresholds.is_empty() {
+            if let Some(cats) = predictor::Thresholds::read(dir)? {
+                opts.thresholds = cats.thresholds;
+            }
+        }
         let path = dir.join("weights.bin");
         let shown = path.display().to_string();
         let io_err = |source| FlashError::Io {
@@ -454,6 +470,7 @@ impl Engine {
                 current: TokenStats::default(),
                 failed: None,
                 record: None,
+                record_active: true,
             },
         })
     }
@@ -542,6 +559,14 @@ impl Engine {
     /// oracle: the true activations), the predictors' training data.
     pub fn record(&mut self) {
         self.off.record = Some(vec![predictor::Samples::default(); self.config.num_layers]);
+        self.off.record_active = true;
+    }
+
+    /// Records the FFN inputs only (a gated model's labels come from thresholds chosen
+    /// afterwards: [`predictor::Thresholds::choose`]).
+    pub fn record_inputs(&mut self) {
+        self.record();
+        self.off.record_active = false;
     }
 
     /// What was recorded since [`Engine::record`]; stops recording.
@@ -771,7 +796,9 @@ impl Offload {
         self.current.active += needed.len() as u64;
         if let Some(samples) = self.record.as_mut().and_then(|r| r.get_mut(layer)) {
             samples.x.extend_from_slice(&xv);
-            samples.active.push(needed.clone());
+            if self.record_active {
+                samples.active.push(needed.clone());
+            }
         }
         let parts = if sec.gated { 3 } else { 2 };
         let row = parts * sec.width;
@@ -839,7 +866,7 @@ impl Offload {
                         *o += p;
                     }
                 }
-                self.current.missing += needed.len() as u64;
+                self.current.missing += sec.neurons as u64;
                 y
             }
             Method::Mmap => {

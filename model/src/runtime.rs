@@ -40,6 +40,8 @@ pub enum ModelError {
     TooLong { len: usize, max: usize },
     #[error("token id {id} is outside the vocabulary ({vocab})")]
     BadToken { id: u32, vocab: usize },
+    #[error("{path}: {message}")]
+    Thresholds { path: String, message: String },
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
 }
@@ -136,13 +138,21 @@ impl Model {
     pub fn load(dir: &Path) -> Result<Model, ModelError> {
         let (config, tokenizer) = read_config_and_tokenizer(dir)?;
         let weights = Loaded::read(&dir.join("weights.bin"))?;
-        let decoder = build_decoder(&config, &weights)?;
+        let mut decoder = build_decoder(&config, &weights)?;
+        if let Some(cats) = crate::flash::predictor::Thresholds::read(dir)? {
+            cats.apply(&mut decoder);
+        }
         Ok(Model {
             config,
             tokenizer,
             decoder,
             ctx: Ctx::default(),
         })
+    }
+
+    /// Parameters of the model (embeddings counted once when tied).
+    pub fn parameters(&self) -> usize {
+        self.decoder.parameters(self.config.tie_embeddings) as usize
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {

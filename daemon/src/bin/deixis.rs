@@ -184,6 +184,11 @@ enum ModelCommand {
         /// Passes over the collected tokens.
         #[arg(long, default_value_t = 30)]
         epochs: usize,
+        /// Gated (SwiGLU) models, which are not sparse by themselves: the share of gate
+        /// activations per layer that CATS thresholds make zero (written to
+        /// DIR/thresholds.json, which the runtime and the engine then apply).
+        #[arg(long, default_value_t = 0.8)]
+        sparsity: f64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -210,6 +215,13 @@ enum ModelCommand {
         /// Only measure the disk: cold random-read throughput by read size and readers.
         #[arg(long)]
         disk: bool,
+        /// Benchmark this model directory instead (for example SmolLM2 after
+        /// `deixis model train-predictors`), on generated prompts.
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Only these active percentages (of 3, 5, 10).
+        #[arg(long, value_name = "PERCENT", value_delimiter = ',')]
+        active: Vec<u32>,
     },
     /// Greedy generation from a prompt (a smoke test of a model).
     Generate {
@@ -587,8 +599,9 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             tokens,
             rank,
             epochs,
+            sparsity,
             json,
-        } => train_predictors(&model, corpus, tokens, rank, epochs, json),
+        } => train_predictors(&model, corpus, tokens, rank, epochs, sparsity, json),
         ModelCommand::Bench {
             json,
             quick,
@@ -596,7 +609,12 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             threads,
             window,
             disk,
-        } => bench(json, quick, tokens, threads, window, disk),
+            model,
+            active,
+        } => match model {
+            Some(dir) => bench_model(&dir, json, tokens, threads, window),
+            None => bench(json, quick, tokens, threads, window, disk, &active),
+        },
         ModelCommand::Generate {
             model,
             max_tokens,
@@ -639,18 +657,28 @@ fn train_predictors(
     tokens: usize,
     rank: usize,
     epochs: usize,
+    sparsity: f64,
     json: bool,
 ) -> anyhow::Result<()> {
     use deixis_model::flash::{self, predictor};
     use rand::{Rng, SeedableRng};
-    let oracle = flash::Oracle::load(dir).map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
-    let opts = flash::Options::new(flash::Method::Flash, u64::MAX / 4);
-    let mut engine = flash::Engine::open(
-        dir,
-        opts,
-        flash::Predictor::Oracle(std::sync::Arc::new(oracle)),
-    )
-    .map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
+    if !(0.0..1.0).contains(&sparsity) {
+        return Err(user(anyhow!("--sparsity must be at least 0 and below 1")));
+    }
+    let oracle = std::sync::Arc::new(
+        flash::Oracle::load(dir).map_err(|e| user(anyhow!("{}: {e}", dir.display())))?,
+    );
+    let gated = oracle.gate(0).is_some();
+    let mut opts = flash::Options::new(flash::Method::Flash, u64::MAX / 4);
+    // Gated models: activations of the dense model (no thresholds yet), every neuron.
+    let predictor = if gated {
+        opts.thresholds = vec![0.0; oracle.layers()];
+        flash::Predictor::All
+    } else {
+        flash::Predictor::Oracle(oracle.clone())
+    };
+    let mut engine = flash::Engine::open(dir, opts, predictor)
+        .map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
     let (width, neurons) = (engine.config.hidden_size, engine.config.intermediate_size);
     let longest = engine.config.max_positions.min(256);
     // Sequences of at most `longest` tokens, `tokens` in all.
@@ -683,7 +711,11 @@ fn train_predictors(
         }
     }
     let start = std::time::Instant::now();
-    engine.record();
+    if gated {
+        engine.record_inputs();
+    } else {
+        engine.record();
+    }
     let mut left = tokens;
     for seq in &sequences {
         let n = seq.len().min(left);
@@ -699,7 +731,23 @@ fn train_predictors(
         );
     }
     eprintln!(" ({:.0} s)", start.elapsed().as_secs_f64());
-    let samples = engine.take_samples();
+    let mut samples = engine.take_samples();
+    let cats = if gated {
+        let gates: Vec<_> = (0..oracle.layers())
+            .filter_map(|l| oracle.gate(l).cloned())
+            .collect();
+        let cats = predictor::Thresholds::choose(&mut samples, &gates, width, sparsity)?;
+        cats.write(dir)
+            .with_context(|| format!("cannot write thresholds into {}", dir.display()))?;
+        eprintln!(
+            "deixis: CATS thresholds for {:.0}% sparsity written to {}",
+            sparsity * 100.0,
+            dir.join(predictor::THRESHOLDS_FILE).display()
+        );
+        Some(cats)
+    } else {
+        None
+    };
     let settings = predictor::TrainSettings {
         rank,
         epochs,
@@ -727,7 +775,7 @@ fn train_predictors(
     if json {
         println!(
             "{}",
-            serde_json::json!({ "rank": rank, "tokens": tokens, "layers": reports })
+            serde_json::json!({ "rank": rank, "tokens": tokens, "layers": reports, "cats": cats })
         );
         return Ok(());
     }
@@ -765,6 +813,7 @@ fn bench(
     threads: usize,
     window: usize,
     disk: bool,
+    only: &[u32],
 ) -> anyhow::Result<()> {
     use deixis_model::flash::{bench, synth::Synth};
     let settings = bench::Settings {
@@ -775,7 +824,11 @@ fn bench(
         seed: 1,
     };
     let mut runs = Vec::new();
-    for active in [0.03, 0.05, 0.10] {
+    for pct in [3u32, 5, 10] {
+        if !only.is_empty() && !only.contains(&pct) {
+            continue;
+        }
+        let active = f64::from(pct) / 100.0;
         let (name, synth) = if quick {
             let s = Synth {
                 vocab: 1024,
@@ -790,7 +843,6 @@ fn bench(
         } else {
             ("opt-shaped-1.3b", Synth::opt_1_3b(active, 1))
         };
-        let pct = (active * 100.0).round() as u32;
         let dir = cached_model(&format!("bench-{name}-{pct}pct"))
             .ok_or_else(|| anyhow!("no cache directory: set XDG_CACHE_HOME or HOME"))?;
         let config_matches = std::fs::read_to_string(dir.join("config.json"))
@@ -845,16 +897,75 @@ fn bench(
             synth.parameters(),
             active,
             &settings,
+            None,
             &mut |what| eprintln!("deixis: {what}"),
         )?;
         runs.push(run);
     }
+    print_runs(&runs, json);
+    Ok(())
+}
+
+/// `deixis model bench --model DIR`: the three methods on a model directory, reading
+/// generated prompts.
+fn bench_model(
+    dir: &std::path::Path,
+    json: bool,
+    tokens: usize,
+    threads: usize,
+    window: usize,
+) -> anyhow::Result<()> {
+    use deixis_model::flash::{bench, predictor::Thresholds};
+    let model =
+        deixis_model::Model::load(dir).map_err(|e| user(anyhow!("{}: {e}", dir.display())))?;
+    let text = deixis_daemon::training::corpus(
+        deixis_daemon::training::PREDICTOR_CORPUS_SEED + 999,
+        8,
+        &deixis_daemon::config::ParseSettings::default(),
+    )
+    .join("\n");
+    let ids = model.encode(&text)?;
+    let params = model.parameters() as u64;
+    let config = model.config.clone();
+    drop(model);
+    let active = match Thresholds::read(dir)? {
+        Some(t) => 1.0 - t.sparsity,
+        None => f64::NAN,
+    };
+    let settings = bench::Settings {
+        prefill: 4,
+        tokens: tokens.max(1),
+        window: window.max(1),
+        threads: threads.max(1),
+        seed: 1,
+    };
+    let name = dir
+        .file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let mut run = bench::run(
+        dir,
+        &name,
+        params,
+        active,
+        &settings,
+        Some(&ids),
+        &mut |what| eprintln!("deixis: {what}"),
+    )?;
+    if run.active_fraction.is_nan() {
+        let neurons = (config.num_layers * config.intermediate_size) as f64;
+        run.active_fraction = run.results[2].active_per_token / neurons;
+    }
+    print_runs(&[run], json);
+    Ok(())
+}
+
+fn print_runs(runs: &[deixis_model::flash::bench::Run], json: bool) {
     if json {
         println!("{}", serde_json::json!({ "runs": runs }));
-        return Ok(());
+        return;
     }
     let mib = |b: f64| b / (1024.0 * 1024.0);
-    for run in &runs {
+    for run in runs {
         println!(
             "{} ({} parameters, predictor: {}), {:.0}% active: weights {:.0} MiB, budget {:.0} MiB, bundle {} B, \
              window {} tokens, {} readers{}, disk {:.0} MiB/s cold at {} KiB reads ({:.0} MiB/s \
@@ -907,7 +1018,6 @@ fn bench(
             );
         }
     }
-    Ok(())
 }
 
 /// Calls the running deixisd on the session bus; errors say how to start one, or what the

@@ -66,13 +66,15 @@ pub struct Settings {
     pub seed: u64,
 }
 
-/// Runs the three methods on the model in `dir` (half the file as the budget). `progress` is told what runs.
+/// Runs the three methods on the model in `dir` (half the file as the budget), on `text`'s
+/// tokens, or random ones. `progress` is told what runs.
 pub fn run(
     dir: &Path,
     name: &str,
     params: u64,
     active_fraction: f64,
     settings: &Settings,
+    text: Option<&[u32]>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Run, FlashError> {
     let weights = dir.join("weights.bin");
@@ -131,6 +133,14 @@ pub fn run(
             (None, None) => Predictor::All,
         };
         let mut engine = Engine::open(dir, opts, predictor)?;
+        if let (true, Some(text)) = (tokens.is_empty(), text) {
+            tokens = text
+                .iter()
+                .copied()
+                .cycle()
+                .take(settings.prefill + settings.tokens)
+                .collect();
+        }
         if tokens.is_empty() {
             let vocab = engine.config.vocab_size as u32;
             tokens = (0..settings.prefill + settings.tokens)

@@ -147,16 +147,21 @@ impl Disk {
         }
         let file = &self.file;
         let direct = self.direct;
-        self.pool.install(|| {
-            jobs.into_par_iter().try_for_each(|(r, buf)| {
-                file.read_exact_at(buf, r.offset)?;
-                if !direct {
-                    let len = NonZeroU64::new(r.len);
-                    rustix::fs::fadvise(file, r.offset, len, rustix::fs::Advice::DontNeed)?;
-                }
-                Ok::<(), std::io::Error>(())
-            })
-        })?;
+        let one = |(r, buf): (&Read, &mut [u8])| {
+            file.read_exact_at(buf, r.offset)?;
+            if !direct {
+                let len = NonZeroU64::new(r.len);
+                rustix::fs::fadvise(file, r.offset, len, rustix::fs::Advice::DontNeed)?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        if jobs.len() == 1 {
+            // One read: on this thread, without waking the pool.
+            jobs.into_iter().try_for_each(one)?;
+        } else {
+            self.pool
+                .install(|| jobs.into_par_iter().try_for_each(one))?;
+        }
         Ok(ranges)
     }
 

@@ -280,3 +280,92 @@ fn train_layer(
     );
     Ok((weights, report))
 }
+
+/// The file of a sparsified gated model's CATS thresholds, next to `weights.bin`.
+pub const THRESHOLDS_FILE: &str = "thresholds.json";
+
+/// Per-layer CATS thresholds (Lee et al., 2024): in layer `l`, a gate activation with
+/// `|silu(gate x)| <= thresholds[l]` counts as zero, chosen so that a `sparsity` share of them
+/// are on the corpus. Read by the dense runtime and the flash engine alike, so both run the
+/// same sparsified model.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub sparsity: f64,
+    pub thresholds: Vec<f32>,
+}
+
+impl Thresholds {
+    /// `dir/thresholds.json`, if there is one.
+    pub fn read(dir: &Path) -> Result<Option<Thresholds>, crate::ModelError> {
+        let path = dir.join(THRESHOLDS_FILE);
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| crate::ModelError::Thresholds {
+                        path: shown,
+                        message: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(crate::ModelError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join(THRESHOLDS_FILE), text)
+    }
+
+    /// Sets the thresholds in `decoder`'s gated FFNs.
+    pub fn apply(&self, decoder: &mut crate::decoder::Decoder) {
+        for (block, t) in decoder.blocks.iter_mut().zip(&self.thresholds) {
+            if let crate::decoder::Ffn::SwiGlu { threshold, .. } = &mut block.ffn {
+                *threshold = *t;
+            }
+        }
+    }
+
+    /// Thresholds that make `sparsity` of the gate activations zero on `samples` (per layer,
+    /// the inputs), with each layer's gate `[neurons, width]`; fills each sample's active
+    /// neurons accordingly (the predictors' labels).
+    pub fn choose(
+        samples: &mut [Samples],
+        gates: &[Tensor],
+        width: usize,
+        sparsity: f64,
+    ) -> candle_core::Result<Thresholds> {
+        let mut thresholds = Vec::new();
+        for (s, gate) in samples.iter_mut().zip(gates) {
+            let tokens = s.x.len() / width;
+            let x = Tensor::from_slice(&s.x, (tokens, width), &Device::Cpu)?;
+            let g = candle_nn::ops::silu(&x.matmul(&gate.t()?)?)?.abs()?;
+            let neurons = g.dim(1)?;
+            let values: Vec<f32> = g.flatten_all()?.to_vec1()?;
+            let mut sorted = values.clone();
+            let k = ((sorted.len() as f64 * sparsity) as usize).min(sorted.len().saturating_sub(1));
+            let (_, t, _) = sorted.select_nth_unstable_by(k, f32::total_cmp);
+            let t = *t;
+            s.active = values
+                .chunks(neurons)
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .filter(|(_, &a)| a > t)
+                        .map(|(i, _)| i as u32)
+                        .collect()
+                })
+                .collect();
+            thresholds.push(t);
+        }
+        Ok(Thresholds {
+            sparsity,
+            thresholds,
+        })
+    }
+}
