@@ -179,6 +179,8 @@ pub enum Predictor {
 pub struct Oracle {
     /// Per layer: up `[neurons, width]`, gate, up bias.
     layers: Vec<(Tensor, Option<Tensor>, Option<Tensor>)>,
+    /// Per gated layer, the gate rows flat (for [`gate_activation`]).
+    gate_rows: Vec<Option<Vec<f32>>>,
 }
 
 impl Oracle {
@@ -194,7 +196,7 @@ impl Oracle {
     /// Reads the full FFN weights of `dir`'s model (f32) for the oracle.
     pub fn load(dir: &Path) -> Result<Oracle, FlashError> {
         let loaded = Loaded::read(&dir.join("weights.bin")).map_err(ModelError::from)?;
-        let layers = loaded
+        let layers: Vec<(Tensor, Option<Tensor>, Option<Tensor>)> = loaded
             .ffn
             .iter()
             .enumerate()
@@ -206,7 +208,15 @@ impl Oracle {
                 )
             })
             .collect();
-        Ok(Oracle { layers })
+        let gate_rows = layers
+            .iter()
+            .map(|(_, g, _)| {
+                g.as_ref()
+                    .map(|g| g.flatten_all()?.to_vec1::<f32>())
+                    .transpose()
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Oracle { layers, gate_rows })
     }
 }
 
@@ -223,13 +233,21 @@ impl Predictor {
             Predictor::All => Ok((0..neurons as u32).collect()),
             Predictor::LowRank(p) => Ok(p.active(layer, x)?),
             Predictor::Oracle(o) => {
-                let (up, gate, bias) = &o.layers[layer];
-                let pre = match gate {
-                    Some(g) => candle_nn::ops::silu(&x.matmul(&g.t()?)?)?.abs()?,
-                    None => match bias {
-                        Some(b) => x.matmul(&up.t()?)?.broadcast_add(b)?,
-                        None => x.matmul(&up.t()?)?,
-                    },
+                let (up, _, bias) = &o.layers[layer];
+                if let Some(rows) = &o.gate_rows[layer] {
+                    let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                    let w = xv.len();
+                    return Ok((0..neurons as u32)
+                        .into_par_iter()
+                        .filter(|&n| {
+                            let g = &rows[n as usize * w..(n as usize + 1) * w];
+                            gate_activation(g, &xv).abs() > threshold
+                        })
+                        .collect());
+                }
+                let pre = match bias {
+                    Some(b) => x.matmul(&up.t()?)?.broadcast_add(b)?,
+                    None => x.matmul(&up.t()?)?,
                 };
                 let v: Vec<f32> = pre.flatten_all()?.to_vec1()?;
                 Ok(v.iter()
@@ -718,12 +736,23 @@ fn batches(reads: &[io::Read], staging: u64) -> Vec<std::ops::Range<usize>> {
 }
 
 /// `y += act(neuron) * down` for one bundle `row` (up, gate?, down; f32).
+fn dot(v: &[f32], x: &[f32]) -> f32 {
+    v.iter().zip(x).map(|(a, b)| a * b).sum::<f32>()
+}
+
+/// `silu(gate x)` of one neuron, computed exactly as [`accumulate`] does: CATS thresholds
+/// make the FFN discontinuous, so the oracle must decide with the same arithmetic (in
+/// SmolLM2 a single borderline neuron times an outlier activation moves the logits by units).
+fn gate_activation(gate: &[f32], x: &[f32]) -> f32 {
+    let g = dot(gate, x);
+    g / (1.0 + (-g).exp())
+}
+
 fn accumulate(row: &[f32], x: &[f32], up_bias: f32, gated: bool, threshold: f32, y: &mut [f32]) {
     let w = x.len();
-    let dot = |v: &[f32]| v.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+    let dot = |v: &[f32]| dot(v, x);
     let a = if gated {
-        let g = dot(&row[w..2 * w]);
-        let s = g / (1.0 + (-g).exp());
+        let s = gate_activation(&row[w..2 * w], x);
         if s.abs() > threshold {
             s * dot(&row[..w])
         } else {
@@ -753,33 +782,38 @@ fn decode_row(bytes: &[u8], f16: bool, out: &mut [f32]) {
     }
 }
 
-/// Sums `f(neuron index in items, row scratch, y)` over `items` in parallel.
-fn par_sum<T: Sync>(
-    items: &[T],
+/// Sums `f(neuron, row scratch, y)` over the sorted `neurons` in parallel, in a fixed order:
+/// each group of 64 consecutive neuron indices is summed in index order, and the groups'
+/// sums are added in index order. A neuron that contributes nothing changes nothing, so the
+/// sum over a superset of the contributing neurons (every neuron, or a predictor's guess) is
+/// bit for bit the sum over exactly them: with CATS thresholds, where one neuron flipping at
+/// an outlier activation moves the logits by units, the methods and predictors stay equal.
+fn par_sum(
+    neurons: &[u32],
     width: usize,
     row: usize,
-    f: impl Fn(&T, &mut [f32], &mut [f32]) + Sync,
+    f: impl Fn(&u32, &mut [f32], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    const CHUNK: usize = 64;
-    items
-        .par_chunks(CHUNK)
-        .map(|chunk| {
+    const GROUP: u32 = 64;
+    let groups: Vec<&[u32]> = neurons.chunk_by(|a, b| a / GROUP == b / GROUP).collect();
+    let sums: Vec<Vec<f32>> = groups
+        .par_iter()
+        .map(|group| {
             let mut y = vec![0f32; width];
             let mut scratch = vec![0f32; row];
-            for it in chunk {
-                f(it, &mut scratch, &mut y);
+            for n in *group {
+                f(n, &mut scratch, &mut y);
             }
             y
         })
-        .reduce(
-            || vec![0f32; width],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            },
-        )
+        .collect();
+    let mut y = vec![0f32; width];
+    for s in sums {
+        for (a, b) in y.iter_mut().zip(s) {
+            *a += b;
+        }
+    }
+    y
 }
 
 impl Offload {

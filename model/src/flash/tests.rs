@@ -73,7 +73,8 @@ fn oracle_with_an_unlimited_window_equals_the_dense_model_for_every_method() {
     let want: Vec<Vec<f32>> = logits.to_vec2().expect("v");
     for method in [Method::Flash, Method::Naive, Method::Mmap] {
         let mut opts = small_buffers(Options::new(method, u64::MAX / 4));
-        opts.window = TOKENS.len();
+        // A window of 2 tokens: neurons come and go (deletes, appends) as they would.
+        opts.window = 2;
         let oracle = Oracle::load(&model).expect("oracle");
         let mut engine =
             Engine::open(&model, opts, Predictor::Oracle(Arc::new(oracle))).expect("open");
@@ -272,4 +273,127 @@ fn predictors_trained_on_recorded_activations_find_the_active_neurons() {
         (40.0..250.0).contains(&active),
         "{active} predicted per token"
     );
+}
+
+/// SmolLM2 (set up by `model/setup-smollm2.sh`, as the runtime's tests need): CATS thresholds
+/// chosen on recorded inputs give the asked sparsity, and the dense runtime and the flash
+/// engine (oracle neurons) then run the same sparsified model.
+#[test]
+fn cats_thresholds_sparsify_smollm2_alike_in_the_runtime_and_the_engine() {
+    let source = crate::cache_dir()
+        .expect("XDG_CACHE_HOME or HOME")
+        .join("models/smollm2-135m-instruct");
+    assert!(
+        source.join("weights.bin").exists(),
+        "SmolLM2 is not set up: run model/setup-smollm2.sh"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    for f in ["config.json", "tokenizer.json", "weights.bin"] {
+        std::os::unix::fs::symlink(source.join(f), dir.path().join(f)).expect("link");
+    }
+    let model = dir.path();
+    let tokens: Vec<u32> = {
+        let dense = Model::load(model).expect("load");
+        dense
+            .encode("Screen: {{1. Ada Lovelace}} {{2. (408) 555-0100}} call her")
+            .expect("encode")
+    };
+    let mut opts = Options::new(Method::Flash, u64::MAX / 4);
+    opts.thresholds = vec![0.0; 30];
+    let mut engine = Engine::open(model, opts, Predictor::All).expect("open");
+    engine.record_inputs();
+    let mut state = engine.empty();
+    let dense_by_engine: Vec<Vec<f32>> = tokens
+        .iter()
+        .map(|&t| {
+            engine
+                .step(&mut state, t)
+                .expect("step")
+                .to_vec1()
+                .expect("v")
+        })
+        .collect();
+    let mut samples = engine.take_samples();
+    let oracle = Arc::new(Oracle::load(model).expect("oracle"));
+    let gates: Vec<Tensor> = (0..oracle.layers())
+        .map(|l| oracle.gate(l).expect("gated").clone())
+        .collect();
+    let cats = predictor::Thresholds::choose(&mut samples, &gates, 576, 0.8).expect("choose");
+    for s in &samples {
+        let active: usize = s.active.iter().map(Vec::len).sum();
+        let share = active as f64 / (s.active.len() * 1536) as f64;
+        assert!((0.19..=0.21).contains(&share), "{share}");
+    }
+    let plain: Vec<Vec<f32>> = {
+        let dense = Model::load(model).expect("load");
+        let mut st = dense.empty();
+        dense
+            .forward_all(&mut st, &tokens)
+            .expect("fw")
+            .to_vec2()
+            .expect("v")
+    };
+    let diff = max_diff(&dense_by_engine, &plain);
+    assert!(
+        diff < 2e-3,
+        "engine (every neuron) vs the dense runtime: {diff}"
+    );
+    cats.write(model).expect("write");
+    let dense = Model::load(model).expect("load with thresholds");
+    let mut st = dense.empty();
+    let want: Vec<Vec<f32>> = dense
+        .forward_all(&mut st, &tokens)
+        .expect("fw")
+        .to_vec2()
+        .expect("v");
+    assert!(
+        max_diff(&plain, &want) > 1e-2,
+        "the thresholds change the model"
+    );
+    // Every neuron with the thresholds applied: the engine equals the runtime (their gate
+    // values differ by rounding only; no neuron sits on a threshold in this text).
+    let all_neurons: Vec<Vec<f32>> = {
+        let mut e = Engine::open(
+            model,
+            Options::new(Method::Flash, u64::MAX / 4),
+            Predictor::All,
+        )
+        .expect("open");
+        let mut state = e.empty();
+        tokens
+            .iter()
+            .map(|&t| e.step(&mut state, t).expect("step").to_vec1().expect("v"))
+            .collect()
+    };
+    let diff = max_diff(&all_neurons, &want);
+    assert!(
+        diff < 2e-3,
+        "engine (thresholds) vs runtime (thresholds): {diff}"
+    );
+    let mut engine = Engine::open(
+        model,
+        Options::new(Method::Flash, u64::MAX / 4),
+        Predictor::Oracle(oracle),
+    )
+    .expect("open");
+    let mut state = engine.empty();
+    let got: Vec<Vec<f32>> = tokens
+        .iter()
+        .map(|&t| {
+            engine
+                .step(&mut state, t)
+                .expect("step")
+                .to_vec1()
+                .expect("v")
+        })
+        .collect();
+    // The oracle names exactly the neurons the thresholds keep: the same outputs.
+    let diff = max_diff(&got, &all_neurons);
+    assert!(
+        diff < 1e-4,
+        "oracle neurons vs every neuron, thresholded: {diff}"
+    );
+    let named = engine.stats().iter().map(|s| s.active).sum::<u64>() as f64;
+    let share = named / (tokens.len() * 30 * 1536) as f64;
+    assert!((0.1..0.3).contains(&share), "{share} of neurons named");
 }
