@@ -162,7 +162,8 @@ pub struct ModelSettings {
     /// `path`: the model directory to load; `None` (an empty string in the file) is the
     /// shipped model (`resolve::builtin_model_dir`). Default `None`.
     pub path: Option<PathBuf>,
-    /// `dram_budget_mib`: the most memory the model may use, in MiB; at least 16.
+    /// `dram_budget_mib`: the most memory the model's weights may use, in MiB; at least 16.
+    /// A model that needs more is not loaded (`resolve::load`): the baseline answers.
     /// Default `512`.
     pub dram_budget_mib: u32,
 }
@@ -554,7 +555,7 @@ impl Settings {
         );
         w.key(
             "dram_budget_mib",
-            "The most memory the model may use, in MiB (at least 16).",
+            "The most memory the model's weights may use, in MiB (at least 16); a model that needs\nmore is not loaded and the baseline answers.",
             &m.dram_budget_mib,
             &dm.dram_budget_mib,
         );

@@ -138,6 +138,22 @@ pub fn load(settings: &crate::config::Settings) -> (Box<dyn Resolver + Send>, Op
             )),
         );
     };
+    // The resolver holds the whole model in memory (f32): it must fit model.dram_budget_mib.
+    let budget = u64::from(settings.model.dram_budget_mib) * 1024 * 1024;
+    if let Ok(header) = deixis_model::weights::read_header(&dir.join("weights.bin")) {
+        let bytes = header.data_bytes * 4 / header.dtype.size() as u64;
+        if bytes > budget {
+            return (
+                Box::new(baseline::Baseline),
+                Some(format!(
+                    "the model {} needs {} MiB in memory, more than model.dram_budget_mib ({} MiB); the baseline answers",
+                    dir.display(),
+                    bytes.div_ceil(1024 * 1024),
+                    settings.model.dram_budget_mib
+                )),
+            );
+        }
+    }
     match model::ModelResolver::load(&dir, settings.parse.max_text_chars) {
         Ok(m) => (Box::new(m), None),
         Err(e) => (
@@ -147,5 +163,46 @@ pub fn load(settings: &crate::config::Settings) -> (Box<dyn Resolver + Send>, Op
                 dir.display()
             )),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model whose weights need more than `model.dram_budget_mib` is not loaded: the
+    /// baseline answers and the reason names the setting.
+    #[test]
+    fn a_model_over_the_dram_budget_is_not_loaded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let synth = deixis_model::flash::synth::Synth {
+            vocab: 1024,
+            width: 512,
+            neurons: 2048,
+            layers: 2,
+            heads: 8,
+            max_positions: 64,
+            active: 0.1,
+            shared: 0.5,
+            dtype: deixis_model::weights::DType::F16,
+            seed: 1,
+        };
+        synth.write(dir.path()).expect("write");
+        let mut settings = crate::config::Settings::default();
+        settings.model.resolver = crate::config::Resolver::Model;
+        settings.model.path = Some(dir.path().to_path_buf());
+        // 6.5M parameters: 13 MiB on disk in f16, 26 MiB in memory as f32.
+        settings.model.dram_budget_mib = 16;
+        let (resolver, why) = load(&settings);
+        assert_eq!(resolver.name(), "baseline");
+        let why = why.expect("a reason");
+        assert!(why.contains("model.dram_budget_mib (16 MiB)"), "{why}");
+        // With room, the budget lets it through (this generated model then fails the
+        // resolver's own check: it names no end-of-sequence token).
+        settings.model.dram_budget_mib = 64;
+        let (_, why) = load(&settings);
+        let why = why.expect("a reason");
+        assert!(!why.contains("dram_budget"), "{why}");
+        assert!(why.contains("end-of-sequence"), "{why}");
     }
 }

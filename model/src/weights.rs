@@ -258,6 +258,33 @@ pub fn write(
     Ok(header)
 }
 
+/// The header of the weights file `path` (read and checked; the data is not read).
+pub fn read_header(path: &Path) -> Result<Header, WeightsError> {
+    use std::os::unix::fs::FileExt;
+    let shown = path.display().to_string();
+    let io = |source| WeightsError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 16];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|_| WeightsError::NotOurs(shown.clone()))?;
+    if &head[..8] != MAGIC {
+        return Err(WeightsError::NotOurs(shown));
+    }
+    let header_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
+    if header_len > MAX_HEADER {
+        return Err(WeightsError::Corrupt {
+            path: shown,
+            what: format!("header length {header_len} does not fit the file"),
+        });
+    }
+    let mut json = vec![0u8; header_len as usize];
+    file.read_exact_at(&mut json, 16).map_err(io)?;
+    parse_header(&json, &shown)
+}
+
 fn parse_header(json: &[u8], path: &str) -> Result<Header, WeightsError> {
     let version = serde_json::from_slice::<serde_json::Value>(json)
         .ok()
