@@ -93,10 +93,23 @@ pub struct Disk {
 impl Disk {
     /// Opens `path` with `O_DIRECT` where the file system takes it; `threads` readers.
     pub fn open(path: &Path, threads: usize) -> std::io::Result<Disk> {
+        Disk::open_with(path, threads, true)
+    }
+
+    /// [`Disk::open`], or with `try_direct` false the buffered fallback (what file systems
+    /// that refuse `O_DIRECT` get; tests use it).
+    pub fn open_with(path: &Path, threads: usize, try_direct: bool) -> std::io::Result<Disk> {
         let direct = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
-            .open(path);
+            .open(path)
+            .and_then(|f| {
+                if try_direct {
+                    Ok(f)
+                } else {
+                    Err(std::io::Error::other("buffered asked"))
+                }
+            });
         let (file, direct) = match direct {
             // Direct I/O is accepted at open on most file systems but refused at the first
             // read on some: probe with one aligned block.
@@ -241,7 +254,16 @@ mod tests {
         let path = dir.path().join("data");
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).expect("write");
-        let disk = Disk::open(&path, 3).expect("open");
+        for try_direct in [true, false] {
+            let disk = Disk::open_with(&path, 3, try_direct).expect("open");
+            if !try_direct {
+                assert!(!disk.direct, "the buffered fallback");
+            }
+            check_reads(&disk, &bytes);
+        }
+    }
+
+    fn check_reads(disk: &Disk, bytes: &[u8]) {
         let (base, bundle) = (5000u64, 777u64);
         let needed = [0u32, 2, 3, 90, 200];
         let reads = plan(&needed, base, bundle, 1, 8192);
