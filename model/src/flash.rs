@@ -291,7 +291,8 @@ struct Pages {
     peak: usize,
 }
 
-type Biases = (Option<Vec<f32>>, Option<Vec<f32>>);
+/// Shared so that a layer's FFN can hold them while it reads into the store (no copy per token).
+type Biases = (Option<std::sync::Arc<[f32]>>, Option<std::sync::Arc<[f32]>>);
 
 const PAGE: u64 = 4096;
 /// Bookkeeping bytes per held page (map entry and queue entry), counted in the budget.
@@ -382,12 +383,17 @@ impl Engine {
                 Ffn::Offloaded {
                     up_bias, down_bias, ..
                 } => {
-                    let v = |t: &Option<Tensor>| -> Result<Option<Vec<f32>>, FlashError> {
-                        Ok(match t {
-                            Some(t) => Some(t.to_dtype(candle_core::DType::F32)?.to_vec1()?),
-                            None => None,
-                        })
-                    };
+                    let v =
+                        |t: &Option<Tensor>| -> Result<Option<std::sync::Arc<[f32]>>, FlashError> {
+                            Ok(match t {
+                                Some(t) => Some(
+                                    t.to_dtype(candle_core::DType::F32)?
+                                        .to_vec1::<f32>()?
+                                        .into(),
+                                ),
+                                None => None,
+                            })
+                        };
                     Ok((v(up_bias)?, v(down_bias)?))
                 }
                 _ => Ok((None, None)),
@@ -514,15 +520,6 @@ impl Engine {
             .map(|s| s.bundle_bytes)
             .max()
             .unwrap_or(0)
-    }
-
-    /// The file's FFN bytes: what the naive method reads per token.
-    pub fn ffn_bytes(&self) -> u64 {
-        self.off
-            .sections
-            .iter()
-            .map(|s| s.neurons as u64 * s.bundle_bytes)
-            .sum()
     }
 
     /// Drops the weights file from the page cache and empties the window: the next token
@@ -817,6 +814,26 @@ fn par_sum(
 }
 
 impl Offload {
+    /// Reads `batch` into the staging buffer, counted in this token's figures; returns where
+    /// each read's first bundle starts.
+    fn read_batch(
+        &mut self,
+        batch: &[io::Read],
+    ) -> Result<Vec<std::ops::Range<usize>>, FlashError> {
+        let t = Instant::now();
+        let ranges = self
+            .disk
+            .read(batch, &mut self.staging)
+            .map_err(|source| FlashError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.current.io_ms += ms(t.elapsed());
+        self.current.bytes += batch.iter().map(|r| r.len).sum::<u64>();
+        self.current.reads += batch.len() as u64;
+        Ok(ranges)
+    }
+
     fn ffn(&mut self, layer: usize, ffn: &Ffn, x: &Tensor) -> Result<Tensor, FlashError> {
         if !matches!(ffn, Ffn::Offloaded { .. }) {
             return Ok(ffn.forward(x, &Ctx::default())?);
@@ -872,16 +889,7 @@ impl Offload {
                 let mut y = vec![0f32; sec.width];
                 for batch in batches(&reads, self.staging.len() as u64) {
                     let batch = &reads[batch];
-                    let t = Instant::now();
-                    let ranges = self.disk.read(batch, &mut self.staging).map_err(|source| {
-                        FlashError::Io {
-                            path: self.path.clone(),
-                            source,
-                        }
-                    })?;
-                    self.current.io_ms += ms(t.elapsed());
-                    self.current.bytes += batch.iter().map(|r| r.len).sum::<u64>();
-                    self.current.reads += batch.len() as u64;
+                    let ranges = self.read_batch(batch)?;
                     // Reads hold consecutive neurons: (read, index inside it) of each needed one.
                     let first = batch[0].first;
                     let end = batch[batch.len() - 1].first + batch[batch.len() - 1].count;
@@ -967,7 +975,7 @@ impl Offload {
             }
         };
         if let Some(b) = down_bias {
-            for (o, b) in y.iter_mut().zip(b) {
+            for (o, b) in y.iter_mut().zip(b.iter()) {
                 *o += b;
             }
         }
@@ -1005,17 +1013,8 @@ impl Offload {
         let bb = sec.bundle_bytes as usize;
         for batch in batches(&reads, self.staging.len() as u64) {
             let batch = &reads[batch];
-            let t = Instant::now();
-            let ranges =
-                self.disk
-                    .read(batch, &mut self.staging)
-                    .map_err(|source| FlashError::Io {
-                        path: self.path.clone(),
-                        source,
-                    })?;
-            self.current.io_ms += ms(t.elapsed());
-            self.current.bytes += batch.iter().map(|r| r.len).sum::<u64>();
-            self.current.reads += batch.len() as u64;
+            let ranges = self.read_batch(batch)?;
+            let store = &mut self.stores[layer];
             let t = Instant::now();
             for (r, range) in batch.iter().zip(ranges) {
                 for k in 0..r.count {

@@ -260,13 +260,31 @@ pub fn write(
 
 /// The header of the weights file `path` (read and checked; the data is not read).
 pub fn read_header(path: &Path) -> Result<Header, WeightsError> {
+    Ok(open_header(path)?.header)
+}
+
+/// An open weights file with its header read and checked against the file's length.
+struct Opened {
+    file: std::fs::File,
+    header: Header,
+    /// Absolute offset of the data.
+    data_start: u64,
+    shown: String,
+}
+
+fn open_header(path: &Path) -> Result<Opened, WeightsError> {
     use std::os::unix::fs::FileExt;
     let shown = path.display().to_string();
     let io = |source| WeightsError::Io {
         path: shown.clone(),
         source,
     };
+    let corrupt = |what: String| WeightsError::Corrupt {
+        path: shown.clone(),
+        what,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
     let mut head = [0u8; 16];
     file.read_exact_at(&mut head, 0)
         .map_err(|_| WeightsError::NotOurs(shown.clone()))?;
@@ -274,15 +292,26 @@ pub fn read_header(path: &Path) -> Result<Header, WeightsError> {
         return Err(WeightsError::NotOurs(shown));
     }
     let header_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
-    if header_len > MAX_HEADER {
-        return Err(WeightsError::Corrupt {
-            path: shown,
-            what: format!("header length {header_len} does not fit the file"),
-        });
+    if header_len > MAX_HEADER || 16 + header_len > file_len {
+        return Err(corrupt(format!(
+            "header length {header_len} does not fit the file"
+        )));
     }
     let mut json = vec![0u8; header_len as usize];
     file.read_exact_at(&mut json, 16).map_err(io)?;
-    parse_header(&json, &shown)
+    let header = parse_header(&json, &shown)?;
+    let data_start = align_up(16 + header_len);
+    if data_start.checked_add(header.data_bytes) > Some(file_len) {
+        return Err(corrupt(format!(
+            "the file is {file_len} bytes, the header says more (truncated?)"
+        )));
+    }
+    Ok(Opened {
+        file,
+        header,
+        data_start,
+        shown,
+    })
 }
 
 fn parse_header(json: &[u8], path: &str) -> Result<Header, WeightsError> {
@@ -454,7 +483,12 @@ impl Loaded {
     /// file's tensors stay f16 in memory (half the DRAM); otherwise they are f32.
     pub fn read_resident(path: &Path, keep_f16: bool) -> Result<Loaded, WeightsError> {
         use std::os::unix::fs::FileExt;
-        let shown = path.display().to_string();
+        let Opened {
+            file,
+            header,
+            data_start,
+            shown,
+        } = open_header(path)?;
         let io = |source| WeightsError::Io {
             path: shown.clone(),
             source,
@@ -463,29 +497,6 @@ impl Loaded {
             path: shown.clone(),
             what,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let file_len = file.metadata().map_err(io)?.len();
-        let mut head = [0u8; 16];
-        file.read_exact_at(&mut head, 0)
-            .map_err(|_| WeightsError::NotOurs(shown.clone()))?;
-        if &head[..8] != MAGIC {
-            return Err(WeightsError::NotOurs(shown));
-        }
-        let header_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
-        if header_len > MAX_HEADER || 16 + header_len > file_len {
-            return Err(corrupt(format!(
-                "header length {header_len} does not fit the file"
-            )));
-        }
-        let mut json = vec![0u8; header_len as usize];
-        file.read_exact_at(&mut json, 16).map_err(io)?;
-        let header = parse_header(&json, &shown)?;
-        let data_start = align_up(16 + header_len);
-        if data_start.checked_add(header.data_bytes) > Some(file_len) {
-            return Err(corrupt(format!(
-                "the file is {file_len} bytes, the header says more (truncated?)"
-            )));
-        }
         let mut tensors = HashMap::new();
         for t in &header.tensors {
             if t.offset

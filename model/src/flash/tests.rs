@@ -41,10 +41,15 @@ fn model_bytes(dir: &Path) -> u64 {
         .len()
 }
 
-/// Logits after each token.
+/// Logits after each of `TOKENS`.
 fn run(engine: &mut Engine) -> Vec<Vec<f32>> {
+    steps(engine, &TOKENS)
+}
+
+/// Logits after each of `tokens`, stepped from the empty state.
+fn steps(engine: &mut Engine, tokens: &[u32]) -> Vec<Vec<f32>> {
     let mut state = engine.empty();
-    TOKENS
+    tokens
         .iter()
         .map(|&t| {
             engine
@@ -302,17 +307,7 @@ fn cats_thresholds_sparsify_smollm2_alike_in_the_runtime_and_the_engine() {
     opts.thresholds = vec![0.0; 30];
     let mut engine = Engine::open(model, opts, Predictor::All).expect("open");
     engine.record_inputs();
-    let mut state = engine.empty();
-    let dense_by_engine: Vec<Vec<f32>> = tokens
-        .iter()
-        .map(|&t| {
-            engine
-                .step(&mut state, t)
-                .expect("step")
-                .to_vec1()
-                .expect("v")
-        })
-        .collect();
+    let dense_by_engine: Vec<Vec<f32>> = steps(&mut engine, &tokens);
     let mut samples = engine.take_samples();
     let oracle = Arc::new(Oracle::load(model).expect("oracle"));
     let gates: Vec<Tensor> = (0..oracle.layers())
@@ -359,11 +354,7 @@ fn cats_thresholds_sparsify_smollm2_alike_in_the_runtime_and_the_engine() {
             Predictor::All,
         )
         .expect("open");
-        let mut state = e.empty();
-        tokens
-            .iter()
-            .map(|&t| e.step(&mut state, t).expect("step").to_vec1().expect("v"))
-            .collect()
+        steps(&mut e, &tokens)
     };
     let diff = max_diff(&all_neurons, &want);
     assert!(
@@ -376,17 +367,7 @@ fn cats_thresholds_sparsify_smollm2_alike_in_the_runtime_and_the_engine() {
         Predictor::Oracle(oracle),
     )
     .expect("open");
-    let mut state = engine.empty();
-    let got: Vec<Vec<f32>> = tokens
-        .iter()
-        .map(|&t| {
-            engine
-                .step(&mut state, t)
-                .expect("step")
-                .to_vec1()
-                .expect("v")
-        })
-        .collect();
+    let got: Vec<Vec<f32>> = steps(&mut engine, &tokens);
     // The oracle names exactly the neurons the thresholds keep: the same outputs.
     let diff = max_diff(&got, &all_neurons);
     assert!(
