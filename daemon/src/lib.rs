@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod capture;
+pub mod cli;
 pub mod config;
 pub mod datagen;
 pub mod pipeline;

@@ -7,27 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use deixis_daemon::cli::deixisd::Cli;
 use deixis_daemon::config::{self, Sources};
 use deixis_daemon::service::{self, Control, Source};
 use deixis_parser::format::read_screen_file;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "deixisd",
-    version,
-    about = "The deixis service: which thing on the screen does the user mean?"
-)]
-struct Cli {
-    /// Config file (default: $XDG_CONFIG_HOME/deixis/config.toml).
-    #[arg(long, value_name = "FILE", env = "DEIXIS_CONFIG")]
-    config: Option<PathBuf>,
-    /// Serve this screen file instead of the live screen (demos, tests).
-    #[arg(long, value_name = "FILE")]
-    screen: Option<PathBuf>,
-    /// Check the configuration, print it with every default filled in, and exit.
-    #[arg(long)]
-    check_config: bool,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
