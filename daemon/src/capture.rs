@@ -29,6 +29,7 @@ use futures_util::future::join_all;
 use zbus::Connection;
 
 pub mod live;
+pub mod ocr;
 pub mod push;
 mod tree;
 mod x11;
@@ -54,6 +55,8 @@ pub struct CaptureConfig {
     pub max_time: Duration,
     /// Text read from a node's Text interface is cut at this many characters.
     pub max_text_chars: usize,
+    /// When windows are read from their pixels (`ocr`).
+    pub ocr: crate::config::OcrMode,
 }
 
 impl Default for CaptureConfig {
@@ -68,6 +71,7 @@ impl Default for CaptureConfig {
             max_nodes: 10_000,
             max_time: Duration::from_secs(2),
             max_text_chars: 2_000,
+            ocr: crate::config::OcrMode::Auto,
         }
     }
 }
@@ -132,8 +136,27 @@ pub struct Snapshot {
     pub nodes: usize,
     pub took: Duration,
     /// Changes seen since the live screen started (0 for a one-shot snapshot): two snapshots
-    /// with the same generation show the same screen.
+    /// with the same generation show the same screen (as the accessibility bus sees it).
     pub generation: u64,
+    /// What OCR added (`ocr::Ocr::read`); empty when it did not run.
+    pub ocr: ocr::OcrReport,
+}
+
+impl Snapshot {
+    /// A snapshot with no elements: the accessibility bus could not be read, for `reason`
+    /// (OCR may still add text).
+    pub fn without_accessibility(reason: String) -> Snapshot {
+        Snapshot {
+            size: None,
+            elements: Vec::new(),
+            coordinates: Coordinates::of_session(),
+            diagnostics: vec![reason],
+            nodes: 0,
+            took: Duration::ZERO,
+            generation: 0,
+            ocr: ocr::OcrReport::default(),
+        }
+    }
 }
 
 /// A live screen shared by request handlers, stopped once.
@@ -327,6 +350,7 @@ impl Accessibility {
             nodes,
             took: start.elapsed(),
             generation: 0,
+            ocr: ocr::OcrReport::default(),
         })
     }
 

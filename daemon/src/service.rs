@@ -270,6 +270,7 @@ pub fn capture_config(settings: &Settings) -> CaptureConfig {
         exclude_windows: settings.capture.exclude_windows.clone(),
         enable_accessibility: settings.capture.enable_accessibility,
         screen_reader_hint: settings.capture.screen_reader_hint,
+        ocr: settings.capture.ocr,
         ..CaptureConfig::default()
     }
 }

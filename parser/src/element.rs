@@ -278,7 +278,7 @@ pub fn role_from_name(name: &str) -> Role {
         "toggle button" | "switch" => Role::Switch,
         "check box" | "checkbox" | "check menu item" => Role::CheckBox,
         "radio button" | "radio menu item" => Role::RadioButton,
-        "label" | "static" | "text view" | "caption" => Role::Label,
+        "label" | "static" | "static text" | "text view" | "caption" => Role::Label,
         "text" | "entry" | "edit text" => Role::TextInput,
         "password text" => Role::PasswordInput,
         "link" => Role::Link,

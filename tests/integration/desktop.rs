@@ -670,3 +670,150 @@ fn the_daemon_serves_the_live_screen_and_announces_changes() {
         std::fs::read_to_string(log.path()).unwrap_or_default()
     );
 }
+
+/// The xmessage windows of the OCR test: an X font each, and the message.
+const MESSAGES: [(&str, &str); 6] = [
+    ("fixed", "Meeting moved to Thursday at 3pm in room B12"),
+    (
+        "-*-helvetica-medium-r-*-*-14-*-*-*-*-*-*-*",
+        "Call Grace Hopper on 020 7946 0018 about the invoice",
+    ),
+    (
+        "-*-times-bold-r-*-*-18-*-*-*-*-*-*-*",
+        "Your parcel will arrive tomorrow before noon",
+    ),
+    (
+        "-*-courier-medium-r-*-*-12-*-*-*-*-*-*-*",
+        "Send the report to ada@example.com by Friday",
+    ),
+    ("10x20", "Battery low: plug in the charger now"),
+    (
+        "-*-new century schoolbook-medium-r-*-*-14-*-*-*-*-*-*-*",
+        "Download finished: holiday photos 2026.zip",
+    ),
+];
+
+/// Words for recall: split on spaces, outer punctuation dropped, lower case.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+#[test]
+fn windows_without_a_tree_are_read_by_ocr_and_full_trees_are_not() {
+    let mut desktop = Desktop::start("gtk3-widget-factory");
+    // The fonts must exist, or xmessage falls back to `fixed` and the test reads one font.
+    for (font, _) in MESSAGES {
+        let mut cmd = desktop.command(Command::new("xlsfonts"));
+        let out = cmd.args(["-fn", font]).output().expect("run xlsfonts");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+            "X font {font} missing: install xfonts-base xfonts-75dpi xfonts-100dpi"
+        );
+    }
+    // To the right of the widget factory (1366 px wide at 0,0), one above the other.
+    for (k, (font, text)) in MESSAGES.iter().enumerate() {
+        let geometry = format!("+1400+{}", 40 + 110 * k);
+        desktop.launch("xmessage", &["-fn", font, "-geometry", &geometry, text]);
+    }
+    let mut last = serde_json::Value::Null;
+    let all_shown = eventually(Duration::from_secs(30), || {
+        let (_, capture) = desktop.capture_json();
+        last = capture;
+        last["ocr"]["windows"]
+            .as_array()
+            .is_some_and(|w| w.iter().filter(|w| w["class"] == "Xmessage").count() == 6)
+    });
+    assert!(
+        all_shown,
+        "six xmessage windows never showed: {}",
+        last["ocr"]
+    );
+    let (run, capture) = desktop.capture_json();
+    let windows = capture["ocr"]["windows"].as_array().expect("ocr.windows");
+
+    // The widget factory has its tree: measured, and not read.
+    let factory = windows
+        .iter()
+        .find(|w| w["class"] == "Gtk3-widget-factory")
+        .expect("the widget factory's window");
+    assert_eq!(factory["read"], false, "{factory}");
+    assert!(
+        factory["coverage"].as_f64().unwrap_or(0.0) >= 0.1,
+        "{factory}"
+    );
+    // Each xmessage window was read.
+    for w in windows.iter().filter(|w| w["class"] == "Xmessage") {
+        assert_eq!(w["read"], true, "{w}");
+        assert_eq!(w["coverage"], 0.0, "{w}");
+    }
+    let elements = capture["elements"].as_array().expect("elements");
+    let ocr: Vec<&serde_json::Value> = elements.iter().filter(|e| e["cls"] == "OCR").collect();
+    assert!(
+        ocr.iter()
+            .all(|e| e["app"] == "xmessage" && e["role"] == "static text"),
+        "OCR elements only from the xmessage windows: {ocr:?}"
+    );
+    // Word recall over the six messages.
+    let read: Vec<String> = ocr
+        .iter()
+        .flat_map(|e| words(e["text"].as_str().unwrap_or_default()))
+        .collect();
+    let wanted: Vec<String> = MESSAGES.iter().flat_map(|(_, t)| words(t)).collect();
+    let found = wanted.iter().filter(|w| read.contains(w)).count();
+    let recall = found as f64 / wanted.len() as f64;
+    eprintln!(
+        "OCR word recall {found}/{} = {recall:.3}; {}",
+        wanted.len(),
+        run.stderr.trim()
+    );
+    assert!(recall >= 0.9, "recall {recall:.3}: read {read:?}");
+    // A phone number read by OCR is one entity.
+    let mut cmd = desktop.command(deixis());
+    cmd.args(["parse"])
+        .env("DEIXIS_CAPTURE_ALL_WINDOWS", "true");
+    let parse = Run::of(&mut cmd).code(0);
+    assert!(
+        parse.stdout.contains("020 7946 0018}}"),
+        "the phone number is one entity:\n{}",
+        parse.stdout
+    );
+
+    // Never: no OCR at all.
+    let mut cmd = desktop.command(deixis());
+    cmd.env("DEIXIS_CAPTURE_OCR", "never")
+        .args(["capture", "--json", "--all-windows"]);
+    let run = Run::of(&mut cmd).code(0);
+    assert!(!run.stdout.contains("\"OCR\""), "{}", run.stdout);
+
+    // Without tesseract: capture says so and carries on with the accessibility tree.
+    let mut cmd = desktop.command(deixis());
+    cmd.env("DEIXIS_TESSERACT", "/nonexistent/tesseract").args([
+        "capture",
+        "--json",
+        "--all-windows",
+    ]);
+    let run = Run::of(&mut cmd).code(0);
+    assert!(
+        run.stderr
+            .contains("OCR is unavailable: cannot run /nonexistent/tesseract"),
+        "{}",
+        run.stderr
+    );
+    let capture: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert!(
+        capture["ocr"]["unavailable"].is_string(),
+        "{}",
+        capture["ocr"]
+    );
+    assert!(capture["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .any(|e| e["app"] == "gtk3-widget-factory"));
+}

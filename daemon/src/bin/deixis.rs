@@ -10,11 +10,12 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
+use deixis_daemon::capture::ocr::Ocr;
 use deixis_daemon::capture::{Accessibility, CaptureConfig, Snapshot};
 use deixis_daemon::cli::deixis::{
     Cli, Command, CorpusArg, DTypeArg, ModelCommand, ResolverArg, ScopeArg,
 };
-use deixis_daemon::config::{self, Resolver as ResolverChoice, Settings, Sources};
+use deixis_daemon::config::{self, OcrMode, Resolver as ResolverChoice, Settings, Sources};
 use deixis_daemon::eval::{eval_file, FileReport};
 use deixis_daemon::pipeline::{parse_config, prepare, Prepared};
 use deixis_daemon::resolve::model::ModelResolver;
@@ -150,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if let Some(top) = value.as_object_mut() {
                     top.insert("coordinates".into(), snapshot.coordinates.name().into());
                     top.insert("diagnostics".into(), snapshot.diagnostics.clone().into());
+                    top.insert("ocr".into(), ocr_json(&snapshot.ocr));
                 }
                 writeln!(out, "{value}")?;
             } else {
@@ -926,15 +928,31 @@ fn capture(settings: &Settings, all_windows: bool) -> anyhow::Result<(Case, Snap
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let snapshot = runtime.block_on(async {
-        let bus = Accessibility::connect(&config).await.map_err(user)?;
+    let accessible = runtime.block_on(async {
+        let bus = match Accessibility::connect(&config).await {
+            Ok(bus) => bus,
+            Err(e) => return Ok(Err(e)),
+        };
         let snapshot = bus.snapshot(&config).await;
         // Put back what connecting changed, whatever the walk did.
         let restored = bus.restore().await;
         let snapshot = snapshot.context("cannot read the screen")?;
         restored.context("cannot restore the accessibility settings")?;
-        anyhow::Ok(snapshot)
+        anyhow::Ok(Ok(snapshot))
     })?;
+    let ocr = (config.ocr != OcrMode::Never).then(Ocr::new);
+    let mut snapshot = match accessible {
+        Ok(snapshot) => snapshot,
+        // Without the accessibility bus, OCR alone can still read the screen.
+        Err(e) if matches!(ocr, Some(Ok(_))) => Snapshot::without_accessibility(format!(
+            "{:#}; reading the screen by OCR only",
+            anyhow::Error::new(e)
+        )),
+        Err(e) => return Err(user(e)),
+    };
+    if let Some(ocr) = &ocr {
+        deixis_daemon::capture::ocr::add_to(&mut snapshot, ocr.as_ref(), &config);
+    }
     for d in &snapshot.diagnostics {
         eprintln!("deixis: capture: {d}");
     }
@@ -952,6 +970,23 @@ fn capture(settings: &Settings, all_windows: bool) -> anyhow::Result<(Case, Snap
         scoring: deixis_parser::Scoring::Set,
     };
     Ok((case, snapshot))
+}
+
+/// What OCR did, for `capture --json` (no screen text: classes, counts, times).
+fn ocr_json(report: &deixis_daemon::capture::ocr::OcrReport) -> serde_json::Value {
+    serde_json::json!({
+        "unavailable": report.unavailable,
+        "ms": report.took.as_millis() as u64,
+        "windows": report.windows.iter().map(|w| serde_json::json!({
+            "class": w.class,
+            "coverage": (w.coverage * 1000.0).round() / 1000.0,
+            "visible": (w.visible * 1000.0).round() / 1000.0,
+            "read": w.read,
+            "lines": w.lines,
+            "duplicates": w.duplicates,
+            "ms": w.ms,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `line` and the rest of a format error's message (`line: field: problem`).

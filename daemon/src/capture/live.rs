@@ -206,6 +206,7 @@ impl State {
             nodes: 0,
             took: start.elapsed(),
             generation: self.generation,
+            ocr: super::ocr::OcrReport::default(),
         }
     }
 
