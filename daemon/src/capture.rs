@@ -142,6 +142,14 @@ pub struct Snapshot {
     pub ocr: ocr::OcrReport,
 }
 
+/// The whole screen's pixels from the X server of `DISPLAY`, in memory (for a picture the
+/// user asked for; capture itself stores none).
+pub fn screenshot() -> Result<image::RgbImage, String> {
+    let x11 = x11::X11::connect().ok_or("no X server (is DISPLAY set?)")?;
+    let (w, h) = x11.screen_size();
+    x11.screenshot((0, 0, u32::from(w), u32::from(h)))
+}
+
 impl Snapshot {
     /// A snapshot with no elements: the accessibility bus could not be read, for `reason`
     /// (OCR may still add text).
@@ -164,13 +172,32 @@ impl Snapshot {
 pub struct LiveScreenHandle {
     live: tokio::sync::Mutex<Option<live::LiveScreen>>,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// OCR for windows without a tree (or why there is none); `None` with `ocr = "never"`.
+    ocr: Option<std::sync::Arc<Result<ocr::Ocr, ocr::OcrError>>>,
+    config: CaptureConfig,
+    /// Whether the last snapshot read a window by OCR: such windows send no events, so the
+    /// screen is looked at again every `OCR_RECHECK` while there are any.
+    ocr_read: std::sync::atomic::AtomicBool,
+    started: Instant,
 }
 
+/// How often windows read by OCR are looked at again (their pixels compared; tesseract runs
+/// only where they changed) when the screen is asked for.
+pub const OCR_RECHECK: Duration = Duration::from_secs(2);
+
 impl LiveScreenHandle {
-    pub fn new(live: live::LiveScreen) -> LiveScreenHandle {
+    pub fn new(
+        live: live::LiveScreen,
+        ocr: Option<Result<ocr::Ocr, ocr::OcrError>>,
+        config: CaptureConfig,
+    ) -> LiveScreenHandle {
         LiveScreenHandle {
             changes: live.changes(),
             live: tokio::sync::Mutex::new(Some(live)),
+            ocr: ocr.map(std::sync::Arc::new),
+            config,
+            ocr_read: std::sync::atomic::AtomicBool::new(false),
+            started: Instant::now(),
         }
     }
 
@@ -179,11 +206,34 @@ impl LiveScreenHandle {
         self.changes.clone()
     }
 
-    pub async fn snapshot(&self) -> Result<Snapshot, CaptureError> {
-        match &*self.live.lock().await {
-            Some(live) => live.snapshot().await,
-            None => Err(CaptureError::Stopped),
+    /// Changes every `OCR_RECHECK` while windows are read by OCR, else 0: with `changes`, when
+    /// a screen taken before may be out of date.
+    pub fn ocr_epoch(&self) -> u64 {
+        if self.ocr_read.load(std::sync::atomic::Ordering::Relaxed) {
+            1 + self.started.elapsed().as_secs() / OCR_RECHECK.as_secs().max(1)
+        } else {
+            0
         }
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, CaptureError> {
+        let mut snapshot = match &*self.live.lock().await {
+            Some(live) => live.snapshot().await?,
+            None => return Err(CaptureError::Stopped),
+        };
+        if let Some(ocr) = &self.ocr {
+            let (ocr, config) = (ocr.clone(), self.config.clone());
+            snapshot = tokio::task::spawn_blocking(move || {
+                ocr::add_to(&mut snapshot, ocr.as_ref().as_ref(), &config);
+                snapshot
+            })
+            .await
+            .map_err(|_| CaptureError::Stopped)?;
+            let read = snapshot.ocr.windows.iter().any(|w| w.read);
+            self.ocr_read
+                .store(read, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(snapshot)
     }
 
     /// Stops listening and restores the accessibility settings; later snapshots fail.

@@ -35,6 +35,11 @@ pub mod deixis {
             /// Also print the whole prompt for this request.
             #[arg(long, value_name = "QUERY")]
             prompt: Option<String>,
+            /// Also draw what deixis sees into this PNG: elements, clusters (one colour
+            /// each), parse lines and prompt numbers, over a screenshot of the live screen
+            /// (over a white canvas with --screen).
+            #[arg(long, value_name = "FILE")]
+            png: Option<PathBuf>,
         },
         /// Rank the candidates a request could mean.
         Resolve {

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod datagen;
+pub mod picture;
 pub mod pipeline;
 pub mod resolve;
 pub mod service;

@@ -26,7 +26,9 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::access::Access;
+use crate::capture::ocr::{Ocr, OcrError};
 use crate::capture::{Accessibility, CaptureConfig, LiveScreenHandle};
+use crate::config::OcrMode;
 use crate::config::Settings;
 use crate::pipeline::Prepared;
 use crate::store::{LogEntry, Part, Store, StoreError, StoredEntity};
@@ -184,9 +186,23 @@ pub async fn run(
         Source::Live => {
             let config = capture_config(&settings);
             let bus = Accessibility::connect(&config).await?;
+            let mut sources = vec!["atspi".to_owned(), "accesskit".to_owned()];
+            let ocr = if config.ocr == OcrMode::Never {
+                None
+            } else {
+                let ocr = tokio::task::spawn_blocking(Ocr::new)
+                    .await
+                    .unwrap_or_else(|_| Err(OcrError::Unavailable("starting it panicked".into())));
+                match &ocr {
+                    Ok(_) => sources.push("ocr".to_owned()),
+                    Err(e) => tracing::warn!("{e}; carrying on without it"),
+                }
+                Some(ocr)
+            };
+            let live = bus.live(config.clone()).await?;
             (
-                Base::Live(LiveScreenHandle::new(bus.live(config).await?)),
-                vec!["atspi".to_owned(), "accesskit".to_owned()],
+                Base::Live(LiveScreenHandle::new(live, ocr, config)),
+                sources,
             )
         }
     };

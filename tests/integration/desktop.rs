@@ -601,40 +601,10 @@ fn the_daemon_serves_the_live_screen_and_announces_changes() {
     use std::collections::HashMap;
 
     let desktop = Desktop::start("gtk3-widget-factory");
-    let data = tempfile::tempdir().expect("data dir");
-    let log = tempfile::NamedTempFile::new().expect("log");
-    let mut cmd = desktop.command(crate::support::deixisd());
-    // `command` sets HOME to the desktop's; the store goes to its own directory.
-    cmd.env("XDG_DATA_HOME", data.path())
-        .env("DEIXIS_CAPTURE_ALL_WINDOWS", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log.reopen().expect("log")));
-    let mut daemon = cmd.spawn().expect("start deixisd");
-    let address = desktop
-        .env
-        .iter()
-        .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
-        .map(|(_, v)| v.clone())
-        .expect("session bus");
+    let mut daemon = LiveDaemon::start(&desktop);
     let runtime = crate::support::runtime();
     let result = runtime.block_on(async {
-        let conn = zbus::connection::Builder::address(address.as_str())
-            .expect("address")
-            .build()
-            .await
-            .expect("connect");
-        let dbus = zbus::fdo::DBusProxy::new(&conn).await.expect("dbus");
-        let name = zbus::names::BusName::try_from("org.deixis.Deixis1").expect("name");
-        let start = Instant::now();
-        while !dbus.name_has_owner(name.clone()).await.unwrap_or(false) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "deixisd never owned its name:\n{}",
-                std::fs::read_to_string(log.path()).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let proxy = deixis_ipc::Deixis1Proxy::new(&conn).await.expect("proxy");
+        let (_conn, proxy) = daemon.proxy().await;
         let sources = proxy.capture_sources().await.expect("sources");
         assert!(sources.contains(&"atspi".to_owned()), "{sources:?}");
         let (first, parse, entities) = proxy.current_screen(HashMap::new()).await.expect("screen");
@@ -660,15 +630,161 @@ fn the_daemon_serves_the_live_screen_and_announces_changes() {
         first
     });
     assert!(!result.is_empty());
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let status = daemon.wait().expect("wait");
-    assert!(
-        status.success(),
-        "{}",
-        std::fs::read_to_string(log.path()).unwrap_or_default()
+    daemon.stop();
+}
+
+/// deixisd serving a desktop's live screen (every window), its store in a directory of its
+/// own, its log in a file.
+struct LiveDaemon {
+    child: std::process::Child,
+    log: tempfile::NamedTempFile,
+    address: String,
+    _data: tempfile::TempDir,
+}
+
+impl LiveDaemon {
+    fn start(desktop: &Desktop) -> LiveDaemon {
+        let data = tempfile::tempdir().expect("data dir");
+        let log = tempfile::NamedTempFile::new().expect("log");
+        let mut cmd = desktop.command(crate::support::deixisd());
+        // `command` sets HOME to the desktop's; the store goes to its own directory.
+        cmd.env("XDG_DATA_HOME", data.path())
+            .env("DEIXIS_CAPTURE_ALL_WINDOWS", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log.reopen().expect("log")));
+        let child = cmd.spawn().expect("start deixisd");
+        let address = desktop
+            .env
+            .iter()
+            .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
+            .map(|(_, v)| v.clone())
+            .expect("session bus");
+        LiveDaemon {
+            child,
+            log,
+            address,
+            _data: data,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// A connection and a proxy, once deixisd owns its name (within 30 s).
+    async fn proxy(&self) -> (zbus::Connection, deixis_ipc::Deixis1Proxy<'static>) {
+        let conn = zbus::connection::Builder::address(self.address.as_str())
+            .expect("address")
+            .build()
+            .await
+            .expect("connect");
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.expect("dbus");
+        let name = zbus::names::BusName::try_from("org.deixis.Deixis1").expect("name");
+        let start = Instant::now();
+        while !dbus.name_has_owner(name.clone()).await.unwrap_or(false) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "deixisd never owned its name:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let proxy = deixis_ipc::Deixis1Proxy::new(&conn).await.expect("proxy");
+        (conn, proxy)
+    }
+
+    /// SIGTERM; it must exit cleanly.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "{}", self.log());
+    }
+}
+
+#[test]
+fn the_daemon_reads_windows_without_a_tree_by_ocr() {
+    use std::collections::HashMap;
+
+    let mut desktop = Desktop::start("gtk3-widget-factory");
+    let font = "-*-helvetica-medium-r-*-*-14-*-*-*-*-*-*-*";
+    desktop.launch(
+        "xmessage",
+        &[
+            "-fn",
+            font,
+            "-geometry",
+            "+1400+100",
+            "Call Grace Hopper on 020 7946 0018",
+        ],
     );
+    let mut daemon = LiveDaemon::start(&desktop);
+    let runtime = crate::support::runtime();
+    runtime.block_on(async {
+        let (_conn, proxy) = daemon.proxy().await;
+        let sources = proxy.capture_sources().await.expect("sources");
+        assert!(sources.contains(&"ocr".to_owned()), "{sources:?}");
+        let selected = |answer: Vec<HashMap<String, zbus::zvariant::OwnedValue>>| {
+            answer
+                .into_iter()
+                .filter(|c| {
+                    c.get("selected")
+                        .is_some_and(|s| bool::try_from(s).unwrap_or(false))
+                })
+                .filter_map(|c| c.get("text").and_then(|t| String::try_from(t.clone()).ok()))
+                .collect::<Vec<String>>()
+        };
+        // The xmessage window may map after deixisd started: ask until it is read.
+        let start = Instant::now();
+        loop {
+            let answer = proxy
+                .resolve("call that number", HashMap::new())
+                .await
+                .expect("resolve");
+            if selected(answer) == ["020 7946 0018"] {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the number on the xmessage window was never chosen:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // A window without a tree sends no events; a new one is seen within OCR_RECHECK.
+        let shown = Instant::now();
+        desktop.launch(
+            "xmessage",
+            &[
+                "-fn",
+                font,
+                "-geometry",
+                "+1400+300",
+                "Reply to ada@example.com",
+            ],
+        );
+        loop {
+            let answer = proxy
+                .resolve("email ada", HashMap::new())
+                .await
+                .expect("resolve");
+            if selected(answer) == ["ada@example.com"] {
+                break;
+            }
+            assert!(
+                shown.elapsed() < Duration::from_secs(20),
+                "the second xmessage window was never read:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        eprintln!(
+            "a new window without a tree was answered on {} ms after it was started",
+            shown.elapsed().as_millis()
+        );
+    });
+    daemon.stop();
 }
 
 /// The xmessage windows of the OCR test: an X font each, and the message.

@@ -87,7 +87,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = config::load(&sources).map_err(user)?;
     match cli.command {
-        Command::Parse { screen, prompt } => {
+        Command::Parse {
+            screen,
+            prompt,
+            png,
+        } => {
+            let live = screen.is_none();
             let (case, prepared) = match screen {
                 Some(path) => read_and_prepare(&path, &settings)?,
                 None => {
@@ -99,6 +104,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     (case, prepared)
                 }
             };
+            if let Some(out) = &png {
+                let background = if live {
+                    match deixis_daemon::capture::screenshot() {
+                        Ok(shot) => Some(shot),
+                        Err(e) => {
+                            eprintln!("deixis: no screenshot ({e}); drawing on a blank canvas");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let picture =
+                    deixis_daemon::picture::draw(&prepared.screen, &prepared.parse, background);
+                picture
+                    .save_with_format(out, image::ImageFormat::Png)
+                    .with_context(|| format!("cannot write {}", out.display()))
+                    .map_err(user)?;
+                eprintln!(
+                    "deixis: drew {}x{} into {}",
+                    picture.width(),
+                    picture.height(),
+                    out.display()
+                );
+            }
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", prepared.parse.text)?;
             if !prepared.parse.boxless.is_empty() {

@@ -46,6 +46,7 @@ pub struct Current {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     live: u64,
+    ocr: u64,
     pushed: u64,
     settings: u64,
 }
@@ -80,6 +81,10 @@ impl Screens {
         let key = Key {
             live: match &self.base {
                 Base::Live(live) => *live.changes().borrow(),
+                Base::Fixed { .. } => 0,
+            },
+            ocr: match &self.base {
+                Base::Live(live) => live.ocr_epoch(),
                 Base::Fixed { .. } => 0,
             },
             pushed: self.pushed().generation(),
