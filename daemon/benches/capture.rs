@@ -1,5 +1,7 @@
 //! Capture benchmark: a snapshot of gtk3-widget-factory read cold (a walk of the bus) and warm
-//! (from the live screen's memory), and the CPU the live screen uses on a static screen.
+//! (from the live screen's memory), the CPU the live screen uses on a static screen, and OCR of
+//! the whole 1920x1080 screen (GetImage, then tesseract at 1x and 2x, on one thread and on
+//! tesseract's default of one per core).
 //!
 //! Runs against the desktop that `DISPLAY`, `DBUS_SESSION_BUS_ADDRESS` and `AT_SPI_BUS_ADDRESS`
 //! name, or starts one with `tests/desktop/desktop-up.sh` (gtk3-widget-factory only).
@@ -76,6 +78,63 @@ fn main() {
             100.0 * cpu.as_secs_f64() / idle.as_secs_f64()
         );
     });
+    ocr(quick);
+}
+
+/// OCR of the whole screen: each configuration `runs` times.
+fn ocr(quick: bool) {
+    use deixis_daemon::capture::ocr::{prepare, Ocr};
+    let ocr = match Ocr::new() {
+        Ok(ocr) => ocr,
+        Err(e) => {
+            println!("OCR not measured: {e}");
+            return;
+        }
+    };
+    let mut grabs = Vec::new();
+    let mut shot = None;
+    for _ in 0..if quick { 3 } else { 20 } {
+        let start = Instant::now();
+        shot = Some(deixis_daemon::capture::screenshot().expect("screenshot"));
+        grabs.push(start.elapsed());
+    }
+    let shot = shot.expect("a screenshot");
+    let (w, h) = shot.dimensions();
+    grabs.sort();
+    println!(
+        "GetImage of the {w}x{h} screen: n={} p50 {:.2} ms, p95 {:.2} ms",
+        grabs.len(),
+        pick(&grabs, 0.5).as_secs_f64() * 1e3,
+        pick(&grabs, 0.95).as_secs_f64() * 1e3
+    );
+    let configs: &[(u32, Option<usize>)] = if quick {
+        &[(2, Some(1))]
+    } else {
+        &[(1, Some(1)), (1, None), (2, Some(1)), (2, None)]
+    };
+    let runs = if quick { 1 } else { 3 };
+    for &(scale, threads) in configs {
+        let mut times = Vec::new();
+        let mut words = 0;
+        for _ in 0..runs {
+            let start = Instant::now();
+            let pixels = prepare(shot.clone(), scale);
+            let lines = ocr
+                .tesseract()
+                .read_with(&pixels, threads)
+                .expect("tesseract");
+            times.push(start.elapsed());
+            words = lines.iter().map(|l| l.words.len()).sum();
+        }
+        times.sort();
+        println!(
+            "OCR of the {w}x{h} screen at {scale}x, {}: n={runs} median {:.0} ms, {words} words",
+            threads.map_or("tesseract's default threads".to_owned(), |n| format!(
+                "OMP_THREAD_LIMIT={n}"
+            )),
+            pick(&times, 0.5).as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn report(what: &str, samples: &mut [Duration], per: usize) {
@@ -128,6 +187,10 @@ impl Desktop {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        // OCR reads the X server of DISPLAY; set before any thread starts.
+        if let Some(display) = get("DISPLAY") {
+            std::env::set_var("DISPLAY", display);
+        }
         Desktop {
             addresses: BusAddresses {
                 session: get("DBUS_SESSION_BUS_ADDRESS"),

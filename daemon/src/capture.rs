@@ -15,7 +15,7 @@
 //! containers, keeps stale objects and returns nothing for Qt5; the concurrent walk is exact.
 //!
 //! Privacy: the text of password fields is never requested; excluded apps and windows are never
-//! walked; no pixels are read here.
+//! walked; no pixels are read here (`ocr` reads them, in memory, for windows without a tree).
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;

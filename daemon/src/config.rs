@@ -514,8 +514,9 @@ impl Settings {
         );
         w.key(
             "ocr",
-            "When to read text from pixels: \"auto\" (only where an application exposes\n\
-             no text), \"never\" or \"always\". Pixels are never stored.",
+            "When to read text from pixels with OCR (tesseract): \"auto\" (only windows whose\n\
+             accessibility tree covers under 10% of them), \"never\" or \"always\".\n\
+             Pixels are never stored.",
             &c.ocr,
             &dc.ocr,
         );

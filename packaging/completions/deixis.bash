@@ -367,7 +367,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__parse)
-            opts="-h --screen --prompt --config --help"
+            opts="-h --screen --prompt --png --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -378,6 +378,10 @@ _deixis() {
                     return 0
                     ;;
                 --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --png)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,7 @@ complete -c deixis -n "__fish_deixis_needs_command" -f -a "model" -d 'Prepare an
 complete -c deixis -n "__fish_deixis_needs_command" -f -a "eval" -d 'Score a resolver on eval files (JSONL, one case a line)'
 complete -c deixis -n "__fish_deixis_using_subcommand parse" -l screen -d 'A screen file (the eval case format); without it, the live screen' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand parse" -l prompt -d 'Also print the whole prompt for this request' -r
+complete -c deixis -n "__fish_deixis_using_subcommand parse" -l png -d 'Also draw what deixis sees into this PNG: elements, clusters (one colour each), parse lines and prompt numbers, over a screenshot of the live screen (over a white canvas with --screen)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand parse" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand parse" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand resolve" -l screen -d 'A screen file; without it, ask the running daemon' -r -F

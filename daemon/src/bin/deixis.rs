@@ -1014,6 +1014,7 @@ fn ocr_json(report: &deixis_daemon::capture::ocr::OcrReport) -> serde_json::Valu
             "read": w.read,
             "lines": w.lines,
             "duplicates": w.duplicates,
+            "secret": w.secret,
             "ms": w.ms,
         })).collect::<Vec<_>>(),
     })

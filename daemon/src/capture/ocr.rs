@@ -18,7 +18,8 @@
 //!   split into words is still one entity), role `static text`, class `OCR`, the window's
 //!   `WM_CLASS` as app and its title as window. Words below [`MIN_CONFIDENCE`] are dropped.
 //! - **Merging.** A line that lies mostly inside an element of the accessibility tree with
-//!   text or a name is dropped: where both exist, AT-SPI's role and name win.
+//!   text or a name is dropped: where both exist, AT-SPI's role and name win. A line that
+//!   touches a password field is dropped too (its pixels may show the secret).
 //! - **Unavailable** (no X server, no tesseract, a Wayland session): the snapshot says so in
 //!   its diagnostics and capture carries on with what the accessibility bus gave.
 //!
@@ -80,9 +81,11 @@ pub struct OcrWindow {
     pub visible: f64,
     /// Whether it was read (else its tree was full enough, or OCR is off).
     pub read: bool,
-    /// Lines read, and how many of them the accessibility tree already had.
+    /// Lines read, how many of them the accessibility tree already had, and how many touched
+    /// secret input (dropped).
     pub lines: usize,
     pub duplicates: usize,
+    pub secret: usize,
     /// Time tesseract took (0 when the cache answered or it was not read).
     pub ms: u64,
 }
@@ -127,15 +130,29 @@ impl Tesseract {
         Ok(Tesseract { program })
     }
 
-    /// The lines in `image`, boxes in its pixels.
+    /// The lines in `image`, boxes in its pixels; tesseract on one thread.
     pub fn read(&self, image: &RgbImage) -> Result<Vec<Line>, OcrError> {
+        self.read_with(image, Some(1))
+    }
+
+    /// `read` with tesseract's OpenMP threads limited to `threads` (`None`: its default, one
+    /// per core), for the benchmark that chose one.
+    pub fn read_with(
+        &self,
+        image: &RgbImage,
+        threads: Option<usize>,
+    ) -> Result<Vec<Line>, OcrError> {
         // PPM: the simplest format tesseract (leptonica) reads from a pipe; a header and the
         // raw pixels, nothing to encode.
         let mut ppm = format!("P6\n{} {}\n255\n", image.width(), image.height()).into_bytes();
         ppm.extend_from_slice(image.as_raw());
-        let mut child = Command::new(&self.program)
-            .args(["stdin", "stdout", "-l", "eng", "--psm", "3", "tsv"])
-            .env("OMP_THREAD_LIMIT", "1")
+        let mut command = Command::new(&self.program);
+        command.args(["stdin", "stdout", "-l", "eng", "--psm", "3", "tsv"]);
+        match threads {
+            Some(n) => command.env("OMP_THREAD_LIMIT", n.to_string()),
+            None => command.env_remove("OMP_THREAD_LIMIT"),
+        };
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,6 +341,14 @@ fn duplicates(line: &Rect, elements: &[Element]) -> bool {
     })
 }
 
+/// Whether an OCR line touches a password field (or other secret input) the accessibility
+/// tree marks: its pixels may show the secret ("show password"), and it is never read.
+fn secret(line: &Rect, elements: &[Element]) -> bool {
+    elements
+        .iter()
+        .any(|e| e.is_sensitive() && e.bounds.is_some_and(|b| intersection(line, &b) > 0.0))
+}
+
 /// The name of process `pid` (`/proc/PID/comm`).
 fn process_name(pid: Option<u32>) -> Option<String> {
     let comm = std::fs::read_to_string(format!("/proc/{}/comm", pid?)).ok()?;
@@ -374,10 +399,8 @@ impl Ocr {
         self.x11.screen_size()
     }
 
-    /// The whole screen's pixels (for pictures the user asks for; never stored otherwise).
-    pub fn screenshot(&self) -> Result<RgbImage, String> {
-        let (w, h) = self.x11.screen_size();
-        self.x11.screenshot((0, 0, u32::from(w), u32::from(h)))
+    pub fn tesseract(&self) -> &Tesseract {
+        &self.tesseract
     }
 
     /// Adds the text of the chosen windows whose trees are thin to `elements`, new ids from
@@ -459,6 +482,7 @@ impl Ocr {
                 read: false,
                 lines: 0,
                 duplicates: 0,
+                secret: 0,
                 ms: 0,
             };
             if shown < MIN_VISIBLE || (config.ocr == OcrMode::Auto && covered >= THIN_COVERAGE) {
@@ -488,6 +512,10 @@ impl Ocr {
                     y2: rect.y1 + line.rect.y2 / f64::from(SCALE),
                 };
                 seen.lines += 1;
+                if secret(&bounds, &visible) {
+                    seen.secret += 1;
+                    continue;
+                }
                 if duplicates(&bounds, &visible) {
                     seen.duplicates += 1;
                     continue;
@@ -549,14 +577,7 @@ impl Ocr {
         {
             return Ok((lines.clone(), false));
         }
-        erase_rulings(&mut pixels);
-        let scaled = image::imageops::resize(
-            &pixels,
-            pixels.width() * SCALE,
-            pixels.height() * SCALE,
-            image::imageops::FilterType::Triangle,
-        );
-        drop(pixels);
+        let scaled = prepare(pixels, SCALE);
         let lines = self.tesseract.read(&scaled)?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         // Keep what the screen shows now, not its history: a window's old contents go.
@@ -617,6 +638,20 @@ pub fn add_to(
     }
     snapshot.took += report.took;
     snapshot.ocr = report;
+}
+
+/// Pixels as tesseract is given them: rules and stipple erased, scaled up `scale` times.
+pub fn prepare(mut pixels: RgbImage, scale: u32) -> RgbImage {
+    erase_rulings(&mut pixels);
+    if scale <= 1 {
+        return pixels;
+    }
+    image::imageops::resize(
+        &pixels,
+        pixels.width() * scale,
+        pixels.height() * scale,
+        image::imageops::FilterType::Triangle,
+    )
 }
 
 /// Ink runs at least this long (pixels, before scaling) are rules, not letters: UI text up to
@@ -851,5 +886,14 @@ mod tests {
         assert!(duplicates(&inside, &elements));
         assert!(!duplicates(&over_unnamed, &elements));
         assert!(!duplicates(&apart, &elements));
+        // Over a password field, even its edge: secret.
+        let mut password = element("password text", "", (300.0, 100.0, 500.0, 130.0));
+        assert!(password.is_sensitive());
+        password.text.clear();
+        assert!(secret(
+            &Rect::new(280.0, 110.0, 320.0, 125.0).expect("finite"),
+            &[password.clone()]
+        ));
+        assert!(!secret(&apart, &[password]));
     }
 }
