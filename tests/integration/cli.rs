@@ -86,6 +86,41 @@ fn parse_prints_the_onscreen_parse() {
 }
 
 #[test]
+fn parse_png_draws_the_screen_file_on_a_canvas() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = screen("contact_card");
+    let path_str = path.to_str().expect("utf-8 path");
+    let png = dir.path().join("parse.png");
+    let png_str = png.to_str().expect("utf-8 path");
+    let out = run(["parse", "--screen", path_str, "--png", png_str]).code(0);
+    assert!(out.stderr.contains("drew 1920x1080 into"), "{}", out.stderr);
+    // The parse is still printed, and the picture is a PNG of the screen's size.
+    assert!(!tags(&out.stdout).is_empty());
+    let picture = image::open(&png).expect("a PNG").to_rgb8();
+    assert_eq!(picture.dimensions(), (1920, 1080));
+    let black = picture.pixels().filter(|p| p.0 == [0, 0, 0]).count();
+    let white = picture.pixels().filter(|p| p.0 == [255, 255, 255]).count();
+    assert!(
+        black > 1000 && white > 100_000,
+        "labels and canvas: {black} {white}"
+    );
+    // A place it cannot write: exit 1, naming it.
+    let out = run([
+        "parse",
+        "--screen",
+        path_str,
+        "--png",
+        "/nonexistent/dir/p.png",
+    ])
+    .code(1);
+    assert!(
+        out.stderr.contains("cannot write /nonexistent/dir/p.png"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn parse_never_prints_password_text() {
     let path = screen("open_email");
     let path_str = path.to_str().expect("utf-8 path");
