@@ -218,6 +218,10 @@ pub mod deixis {
             /// Only these active percentages (of 3, 5, 10).
             #[arg(long, value_name = "PERCENT", value_delimiter = ',')]
             active: Vec<u32>,
+            /// Flash with the lookahead: the next layer's likely neurons are read while a layer
+            /// computes.
+            #[arg(long)]
+            lookahead: bool,
         },
         /// Greedy generation from a prompt (a smoke test of a model).
         Generate {

@@ -171,7 +171,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__bench)
-            opts="-h --json --quick --tokens --threads --window --disk --model --active --config --help"
+            opts="-h --json --quick --tokens --threads --window --disk --model --active --lookahead --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -105,6 +105,7 @@ complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_sub
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l json -d 'Print the runs as JSON'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l quick -d 'A smoke run: a 13M-parameter model of the same kind, 4 tokens'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l disk -d 'Only measure the disk: cold random-read throughput by read size and readers'
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l lookahead -d 'Flash with the lookahead: the next layer\'s likely neurons are read while a layer computes'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from generate" -l model -d 'Model directory (default: $XDG_CACHE_HOME/deixis/models/smollm2-135m-instruct)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from generate" -l max-tokens -d 'Most tokens to generate' -r

@@ -379,10 +379,25 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             disk,
             model,
             active,
-        } => match model {
-            Some(dir) => bench_model(&dir, json, tokens, threads, window),
-            None => bench(json, quick, tokens, threads, window, disk, &active),
-        },
+            lookahead,
+        } => {
+            let settings = deixis_model::flash::bench::Settings {
+                prefill: 4,
+                tokens: if quick && model.is_none() {
+                    4
+                } else {
+                    tokens.max(1)
+                },
+                window: window.max(1),
+                threads: threads.max(1),
+                seed: 1,
+                lookahead,
+            };
+            match model {
+                Some(dir) => bench_model(&dir, json, &settings),
+                None => bench(json, quick, &settings, disk, &active),
+            }
+        }
         ModelCommand::Generate {
             model,
             max_tokens,
@@ -577,20 +592,11 @@ fn train_predictors(
 fn bench(
     json: bool,
     quick: bool,
-    tokens: usize,
-    threads: usize,
-    window: usize,
+    settings: &deixis_model::flash::bench::Settings,
     disk: bool,
     only: &[u32],
 ) -> anyhow::Result<()> {
     use deixis_model::flash::{bench, synth::Synth};
-    let settings = bench::Settings {
-        prefill: 4,
-        tokens: if quick { 4 } else { tokens.max(1) },
-        window: window.max(1),
-        threads: threads.max(1),
-        seed: 1,
-    };
     let mut runs = Vec::new();
     for pct in [3u32, 5, 10] {
         if !only.is_empty() && !only.contains(&pct) {
@@ -664,7 +670,7 @@ fn bench(
             name,
             synth.parameters(),
             active,
-            &settings,
+            settings,
             None,
             &mut |what| eprintln!("deixis: {what}"),
         )?;
@@ -679,9 +685,7 @@ fn bench(
 fn bench_model(
     dir: &std::path::Path,
     json: bool,
-    tokens: usize,
-    threads: usize,
-    window: usize,
+    settings: &deixis_model::flash::bench::Settings,
 ) -> anyhow::Result<()> {
     use deixis_model::flash::{bench, predictor::Thresholds};
     let model =
@@ -700,13 +704,6 @@ fn bench_model(
         Some(t) => 1.0 - t.sparsity,
         None => f64::NAN,
     };
-    let settings = bench::Settings {
-        prefill: 4,
-        tokens: tokens.max(1),
-        window: window.max(1),
-        threads: threads.max(1),
-        seed: 1,
-    };
     let name = dir
         .file_name()
         .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
@@ -715,7 +712,7 @@ fn bench_model(
         &name,
         params,
         active,
-        &settings,
+        settings,
         Some(&ids),
         &mut |what| eprintln!("deixis: {what}"),
     )?;
@@ -784,6 +781,35 @@ fn print_runs(runs: &[deixis_model::flash::bench::Run], json: bool) {
                 r.missing_per_token,
                 mib(r.peak_dram_bytes as f64),
             );
+        }
+        if let Some(f) = run
+            .results
+            .iter()
+            .find(|r| r.method == deixis_model::flash::Method::Flash)
+        {
+            // The issue's ratios: bytes read per neuron that had to come from disk (named and
+            // not in memory when named, or read ahead and then named), and the time the token
+            // waited for reads against what those bytes take at the disk's throughput.
+            let from_disk = f.missing_per_token + f.prefetch_hits_per_token;
+            let at = |mib_s: f64| mib(f.bytes_per_token) / mib_s * 1000.0;
+            println!(
+                "  flash: bytes / (neurons from disk x bundle) {:.3}; I/O waited {:.1} ms = {:.2}x \
+                 the deep-queue time, {:.2}x the layer-batch time",
+                f.bytes_per_token / (from_disk * run.bundle_bytes as f64).max(1.0),
+                f.io_ms,
+                f.io_ms / at(run.disk_read_mib_s).max(1e-9),
+                f.io_ms / at(run.disk_read_mib_s_layer_batches).max(1e-9),
+            );
+            if f.prefetched_per_token > 0.0 {
+                println!(
+                    "  lookahead: {:.0} neurons read ahead per token, {:.0} of them named by \
+                     their layer ({:.0}%); those reads took {:.1} ms beside compute",
+                    f.prefetched_per_token,
+                    f.prefetch_hits_per_token,
+                    100.0 * f.prefetch_hits_per_token / f.prefetched_per_token,
+                    f.prefetch_ms,
+                );
+            }
         }
     }
 }

@@ -52,9 +52,15 @@ pub struct MethodResult {
     pub bytes_per_token: f64,
     pub reads_per_token: f64,
     pub peak_dram_bytes: u64,
-    /// Neurons the predictor named per token (all layers), and of those, the ones read.
+    /// Neurons the predictor named per token (all layers), and of those, the ones read when
+    /// their layer ran.
     pub active_per_token: f64,
     pub missing_per_token: f64,
+    /// Flash's lookahead per token: neurons read ahead, of those the ones their layer named,
+    /// and the wall time of those reads (beside compute, not in `io_ms`).
+    pub prefetched_per_token: f64,
+    pub prefetch_hits_per_token: f64,
+    pub prefetch_ms: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +70,8 @@ pub struct Settings {
     pub window: usize,
     pub threads: usize,
     pub seed: u64,
+    /// Flash's lookahead (`Options::lookahead`).
+    pub lookahead: bool,
 }
 
 /// Runs the three methods on the model in `dir` (half the file as the budget), on `text`'s
@@ -127,6 +135,7 @@ pub fn run(
         let mut opts = Options::new(method, budget);
         opts.window = settings.window;
         opts.threads = settings.threads;
+        opts.lookahead = settings.lookahead;
         let predictor = match (&low_rank, &oracle) {
             (Some(p), _) => Predictor::LowRank(p.clone()),
             (None, Some(o)) => Predictor::Oracle(o.clone()),
@@ -168,6 +177,9 @@ pub fn run(
             peak_dram_bytes: engine.dram().peak,
             active_per_token: mean(&|s| s.active as f64),
             missing_per_token: mean(&|s| s.missing as f64),
+            prefetched_per_token: mean(&|s| s.prefetched as f64),
+            prefetch_hits_per_token: mean(&|s| s.prefetch_hits as f64),
+            prefetch_ms: mean(&|s| s.prefetch_ms),
         };
         if method == Method::Flash {
             let read = (result.bytes_per_token / result.reads_per_token.max(1.0)) as u64;

@@ -155,6 +155,49 @@ fn half_the_model_in_dram_gives_the_same_outputs_within_the_budget() {
 }
 
 #[test]
+fn the_lookahead_reads_the_next_layer_ahead_and_changes_no_output() {
+    let dir = tempfile::tempdir().expect("dir");
+    let model = small(dir.path(), DType::F32);
+    let half = model_bytes(&model) / 2;
+    let open = |lookahead: bool| {
+        let oracle = Oracle::load(&model).expect("oracle");
+        let mut opts = small_buffers(Options::new(Method::Flash, half));
+        opts.lookahead = lookahead;
+        Engine::open(&model, opts, Predictor::Oracle(Arc::new(oracle))).expect("open")
+    };
+    let mut without = open(false);
+    let mut with = open(true);
+    let want = run(&mut without);
+    let got = run(&mut with);
+    // The same neurons summed in the same order: the same bits.
+    assert_eq!(got, want);
+    let total = |e: &Engine, f: fn(&TokenStats) -> u64| e.stats().iter().map(f).sum::<u64>();
+    let (prefetched, hits) = (
+        total(&with, |s| s.prefetched),
+        total(&with, |s| s.prefetch_hits),
+    );
+    assert!(
+        prefetched > 0 && hits > 0,
+        "read ahead {prefetched}, used {hits}"
+    );
+    assert_eq!(total(&without, |s| s.prefetched), 0);
+    // Reads the next layer waits for: fewer with the lookahead.
+    let (missing_with, missing_without) =
+        (total(&with, |s| s.missing), total(&without, |s| s.missing));
+    assert!(
+        missing_with < missing_without,
+        "waited for {missing_with} neurons with the lookahead, {missing_without} without"
+    );
+    // Its second read buffer is counted, and the budget still holds.
+    assert!(
+        with.dram().peak <= half,
+        "peak {} over {half}",
+        with.dram().peak
+    );
+    assert!(with.dram().peak > without.dram().peak);
+}
+
+#[test]
 fn budgets_too_small_are_errors_and_layers_larger_than_the_budget_run_in_passes() {
     let dir = tempfile::tempdir().expect("dir");
     let model = small(dir.path(), DType::F32);
