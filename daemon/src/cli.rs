@@ -202,13 +202,18 @@ pub mod deixis {
             /// Tokens measured per run (after 4 that fill the window).
             #[arg(long, default_value_t = 16)]
             tokens: usize,
-            /// Parallel readers.
+            /// How reads are submitted: one io_uring submission per batch, or a pool of
+            /// --threads readers (also where io_uring is refused).
+            #[arg(long, value_enum, default_value_t = IoArg::Ring)]
+            io: IoArg,
+            /// Parallel readers of the thread pool; with --disk, the reads in flight.
             #[arg(long, default_value_t = 8)]
             threads: usize,
             /// Tokens whose neurons stay in memory.
             #[arg(long, default_value_t = 5)]
             window: usize,
-            /// Only measure the disk: cold random-read throughput by read size and readers.
+            /// Only measure the disk: cold random-read throughput by read size and reads in
+            /// flight.
             #[arg(long)]
             disk: bool,
             /// Benchmark this model directory instead (for example SmolLM2 after
@@ -242,6 +247,12 @@ pub mod deixis {
     pub enum CorpusArg {
         Prompts,
         Random,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+    pub enum IoArg {
+        Ring,
+        Threads,
     }
 
     #[derive(Debug, Clone, Copy, ValueEnum)]

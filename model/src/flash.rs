@@ -96,6 +96,9 @@ pub struct Options {
     /// by a quarter but read 61% more bytes and made tokens slower (README, "The flash
     /// engine").
     pub lookahead: bool,
+    /// How a batch of reads is submitted: one io_uring submission (the default; the reader
+    /// pool where io_uring is refused), or the pool of `threads` readers.
+    pub submit: io::Submit,
 }
 
 impl Options {
@@ -110,6 +113,7 @@ impl Options {
             staging: 4 * 1024 * 1024,
             thresholds: Vec::new(),
             lookahead: false,
+            submit: io::Submit::Ring,
         }
     }
 }
@@ -423,7 +427,7 @@ impl Engine {
                 _ => Ok((None, None)),
             })
             .collect::<Result<Vec<_>, FlashError>>()?;
-        let disk = Disk::open(&path, opts.threads).map_err(io_err)?;
+        let disk = Disk::open(&path, opts.threads, opts.submit).map_err(io_err)?;
         let budget = opts.dram_budget;
         let over = |needed: u64, what| FlashError::Budget {
             budget,

@@ -171,7 +171,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__bench)
-            opts="-h --json --quick --tokens --threads --window --disk --model --active --lookahead --config --help"
+            opts="-h --json --quick --tokens --io --threads --window --disk --model --active --lookahead --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +179,10 @@ _deixis() {
             case "${prev}" in
                 --tokens)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --io)
+                    COMPREPLY=($(compgen -W "ring threads" -- "${cur}"))
                     return 0
                     ;;
                 --threads)

@@ -97,14 +97,16 @@ complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_sub
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train-predictors" -l json -d 'Print the report as JSON'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train-predictors" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l tokens -d 'Tokens measured per run (after 4 that fill the window)' -r
-complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l threads -d 'Parallel readers' -r
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l io -d 'How reads are submitted: one io_uring submission per batch, or a pool of --threads readers (also where io_uring is refused)' -r -f -a "ring\t''
+threads\t''"
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l threads -d 'Parallel readers of the thread pool; with --disk, the reads in flight' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l window -d 'Tokens whose neurons stay in memory' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l model -d 'Benchmark this model directory instead (for example SmolLM2 after `deixis model train-predictors`), on generated prompts' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l active -d 'Only these active percentages (of 3, 5, 10)' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l json -d 'Print the runs as JSON'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l quick -d 'A smoke run: a 13M-parameter model of the same kind, 4 tokens'
-complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l disk -d 'Only measure the disk: cold random-read throughput by read size and readers'
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l disk -d 'Only measure the disk: cold random-read throughput by read size and reads in flight'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -l lookahead -d 'Flash with the lookahead: the next layer\'s likely neurons are read while a layer computes'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from generate" -l model -d 'Model directory (default: $XDG_CACHE_HOME/deixis/models/smollm2-135m-instruct)' -r -F

@@ -13,7 +13,7 @@ use clap::Parser;
 use deixis_daemon::capture::ocr::Ocr;
 use deixis_daemon::capture::{Accessibility, CaptureConfig, Snapshot};
 use deixis_daemon::cli::deixis::{
-    Cli, Command, CorpusArg, DTypeArg, ModelCommand, ResolverArg, ScopeArg,
+    Cli, Command, CorpusArg, DTypeArg, IoArg, ModelCommand, ResolverArg, ScopeArg,
 };
 use deixis_daemon::config::{self, OcrMode, Resolver as ResolverChoice, Settings, Sources};
 use deixis_daemon::eval::{eval_file, FileReport};
@@ -374,6 +374,7 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             json,
             quick,
             tokens,
+            io,
             threads,
             window,
             disk,
@@ -392,6 +393,10 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
                 threads: threads.max(1),
                 seed: 1,
                 lookahead,
+                submit: match io {
+                    IoArg::Ring => deixis_model::flash::io::Submit::Ring,
+                    IoArg::Threads => deixis_model::flash::io::Submit::Threads,
+                },
             };
             match model {
                 Some(dir) => bench_model(&dir, json, &settings),
@@ -639,17 +644,24 @@ fn bench(
         if disk {
             let sizes = [4096u64, 8192, 16384, 32768, 131072, 262144];
             let readers = [1usize, 4, 8, 16, 32];
-            let table = bench::disk_table(&dir.join("weights.bin"), &sizes, &readers, 512)?;
+            let (table, used) = bench::disk_table(
+                &dir.join("weights.bin"),
+                &sizes,
+                &readers,
+                512,
+                settings.submit,
+            )?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"sizes": sizes, "readers": readers, "mib_s": table})
+                    serde_json::json!({"sizes": sizes, "in_flight": readers, "submit": used, "mib_s": table})
                 );
                 return Ok(());
             }
             println!(
-                "cold random reads of {}, MiB/s (rows: read size; columns: readers)",
-                dir.display()
+                "cold random reads of {} ({}), MiB/s (rows: read size; columns: reads in flight)",
+                dir.display(),
+                used.name()
             );
             print!("{:>8}", "size");
             for r in readers {
@@ -733,7 +745,7 @@ fn print_runs(runs: &[deixis_model::flash::bench::Run], json: bool) {
     for run in runs {
         println!(
             "{} ({} parameters, predictor: {}), {:.0}% active: weights {:.0} MiB, budget {:.0} MiB, bundle {} B, \
-             window {} tokens, {} readers{}, disk {:.0} MiB/s cold at {} KiB reads ({:.0} MiB/s \
+             window {} tokens, {}{}, disk {:.0} MiB/s cold at {} KiB reads ({:.0} MiB/s \
              in batches of {} reads, a layer's)",
             run.model,
             run.params,
@@ -743,7 +755,10 @@ fn print_runs(runs: &[deixis_model::flash::bench::Run], json: bool) {
             mib(run.dram_budget_bytes as f64),
             run.bundle_bytes,
             run.window,
-            run.threads,
+            match run.submit {
+                deixis_model::flash::io::Submit::Ring => "io_uring".to_owned(),
+                deixis_model::flash::io::Submit::Threads => format!("{} reader threads", run.threads),
+            },
             if run.direct_io {
                 ", O_DIRECT"
             } else {
@@ -794,11 +809,15 @@ fn print_runs(runs: &[deixis_model::flash::bench::Run], json: bool) {
             let at = |mib_s: f64| mib(f.bytes_per_token) / mib_s * 1000.0;
             println!(
                 "  flash: bytes / (neurons from disk x bundle) {:.3}; I/O waited {:.1} ms = {:.2}x \
-                 the deep-queue time, {:.2}x the layer-batch time",
+                 the deep-queue time, {:.2}x the layer-batch time, {:.2}x the time of layer \
+                 batches {:.1} ms apart ({:.0} MiB/s)",
                 f.bytes_per_token / (from_disk * run.bundle_bytes as f64).max(1.0),
                 f.io_ms,
                 f.io_ms / at(run.disk_read_mib_s).max(1e-9),
                 f.io_ms / at(run.disk_read_mib_s_layer_batches).max(1e-9),
+                f.io_ms / at(run.disk_read_mib_s_paced).max(1e-9),
+                run.gap_ms,
+                run.disk_read_mib_s_paced,
             );
             if f.prefetched_per_token > 0.0 {
                 println!(

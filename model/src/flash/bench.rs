@@ -33,9 +33,16 @@ pub struct Run {
     /// The same in batches of `reads_per_layer` reads, each waiting for the one before: the
     /// pattern of a token, whose layers read one after another.
     pub disk_read_mib_s_layer_batches: f64,
+    /// The same batches, each followed by the flash run's compute time per layer
+    /// (`gap_ms`): the pattern of a token, idle disk included (this disk answers the first
+    /// read after an idle spell about twice as slowly as one in a busy queue).
+    pub disk_read_mib_s_paced: f64,
+    pub gap_ms: f64,
     pub reads_per_layer: usize,
     pub read_bytes: u64,
     pub threads: usize,
+    /// How reads were submitted ("ring" or "threads").
+    pub submit: super::io::Submit,
     pub direct_io: bool,
     pub window: usize,
     pub tokens: usize,
@@ -72,6 +79,7 @@ pub struct Settings {
     pub seed: u64,
     /// Flash's lookahead (`Options::lookahead`).
     pub lookahead: bool,
+    pub submit: super::io::Submit,
 }
 
 /// Runs the three methods on the model in `dir` (half the file as the budget), on `text`'s
@@ -121,9 +129,12 @@ pub fn run(
         active_fraction,
         disk_read_mib_s: 0.0,
         disk_read_mib_s_layer_batches: 0.0,
+        disk_read_mib_s_paced: 0.0,
+        gap_ms: 0.0,
         reads_per_layer: 0,
         read_bytes: 0,
         threads: settings.threads,
+        submit: settings.submit,
         direct_io: false,
         window: settings.window,
         tokens: settings.tokens,
@@ -136,6 +147,7 @@ pub fn run(
         opts.window = settings.window;
         opts.threads = settings.threads;
         opts.lookahead = settings.lookahead;
+        opts.submit = settings.submit;
         let predictor = match (&low_rank, &oracle) {
             (Some(p), _) => Predictor::LowRank(p.clone()),
             (None, Some(o)) => Predictor::Oracle(o.clone()),
@@ -158,6 +170,7 @@ pub fn run(
         }
         run.bundle_bytes = engine.bundle_bytes();
         run.direct_io = engine.direct_io();
+        run.submit = engine.disk().submit();
         engine.make_cold()?;
         let mut state = engine.empty();
         engine.run(&mut state, &tokens[..settings.prefill])?;
@@ -196,18 +209,26 @@ pub fn run(
                 source,
             };
             let count = 2048;
-            run.disk_read_mib_s = engine
-                .disk()
-                .throughput(run.read_bytes, count, count, 0..model_bytes, settings.seed)
-                .map_err(io)?;
-            run.disk_read_mib_s_layer_batches = engine
-                .disk()
+            let disk = engine.disk();
+            let throughput = |batch: usize, gap: std::time::Duration, seed: u64| {
+                disk.throughput(run.read_bytes, count, batch, gap, 0..model_bytes, seed)
+                    .map_err(io)
+            };
+            let zero = std::time::Duration::ZERO;
+            run.disk_read_mib_s = throughput(count, zero, settings.seed)?;
+            run.disk_read_mib_s_layer_batches =
+                throughput(run.reads_per_layer, zero, settings.seed + 1)?;
+            run.gap_ms = (result.ms_per_token - result.io_ms) / layers as f64;
+            let gap = std::time::Duration::from_secs_f64(run.gap_ms.max(0.0) / 1000.0);
+            // Fewer batches: each costs the gap too.
+            run.disk_read_mib_s_paced = disk
                 .throughput(
                     run.read_bytes,
-                    count,
+                    (run.reads_per_layer * 200).min(count),
                     run.reads_per_layer,
+                    gap,
                     0..model_bytes,
-                    settings.seed + 1,
+                    settings.seed + 2,
                 )
                 .map_err(io)?;
         }
@@ -218,23 +239,33 @@ pub fn run(
 }
 
 /// The disk's cold random-read throughput (MiB/s) at each read size (rows) and number of
-/// readers (columns), one deep queue of `count` reads each: how read size and parallelism
-/// were chosen.
+/// reads in flight (columns): `count` reads, `depth` at a time (each batch waiting for the one
+/// before) through the ring, or one deep queue on a pool of `depth` readers. How read size
+/// and parallelism were chosen. Also returns how reads were submitted (the ring may be refused).
 pub fn disk_table(
     path: &Path,
     sizes: &[u64],
-    threads: &[usize],
+    depths: &[usize],
     count: usize,
-) -> std::io::Result<Vec<Vec<f64>>> {
+    submit: super::io::Submit,
+) -> std::io::Result<(Vec<Vec<f64>>, super::io::Submit)> {
+    use super::io::{Disk, Submit};
     let len = std::fs::metadata(path)?.len();
     let mut rows = Vec::new();
+    let mut used = submit;
     for (i, &size) in sizes.iter().enumerate() {
         let mut row = Vec::new();
-        for &t in threads {
-            let disk = super::io::Disk::open(path, t)?;
-            row.push(disk.throughput(size, count, count, 0..len, 7 + i as u64)?);
+        for &depth in depths {
+            let disk = Disk::open(path, depth, submit)?;
+            used = disk.submit();
+            let batch = match disk.submit() {
+                Submit::Ring => depth,
+                Submit::Threads => count,
+            };
+            let zero = std::time::Duration::ZERO;
+            row.push(disk.throughput(size, count, batch, zero, 0..len, 7 + i as u64)?);
         }
         rows.push(row);
     }
-    Ok(rows)
+    Ok((rows, used))
 }

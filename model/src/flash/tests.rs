@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::io::Submit;
 use super::synth::Synth;
 use super::*;
 use crate::weights::DType;
@@ -105,18 +106,21 @@ fn oracle_with_an_unlimited_window_equals_the_dense_model_for_every_method() {
 fn half_the_model_in_dram_gives_the_same_outputs_within_the_budget() {
     let dir = tempfile::tempdir().expect("dir");
     let model = small(dir.path(), DType::F32);
-    let open = |budget: u64, method: Method| {
+    let open_with = |budget: u64, method: Method, submit: Submit| {
         let oracle = Oracle::load(&model).expect("oracle");
-        Engine::open(
-            &model,
-            small_buffers(Options::new(method, budget)),
-            Predictor::Oracle(Arc::new(oracle)),
-        )
-        .expect("open")
+        let mut opts = small_buffers(Options::new(method, budget));
+        opts.submit = submit;
+        Engine::open(&model, opts, Predictor::Oracle(Arc::new(oracle))).expect("open")
     };
+    let open = |budget: u64, method: Method| open_with(budget, method, Submit::Ring);
     let mut unlimited = open(u64::MAX / 4, Method::Flash);
     let want = run(&mut unlimited);
     let half = model_bytes(&model) / 2;
+    // Reads through the pool of reader threads (what a kernel that refuses io_uring gets)
+    // give the same outputs.
+    let mut pooled = open_with(half, Method::Flash, Submit::Threads);
+    assert_eq!(pooled.disk().submit(), Submit::Threads);
+    assert!(max_diff(&run(&mut pooled), &want) < 1e-6);
     for method in [Method::Flash, Method::Naive, Method::Mmap] {
         // The mapping holds whole 4 KiB pages, 8 of this model's 512-byte bundles each, so
         // one token's pages do not fit half the model: it gets 70%.
