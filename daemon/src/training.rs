@@ -65,6 +65,10 @@ pub struct TrainConfig {
     pub steps: usize,
     pub checkpoint_every: usize,
     pub eval_every: usize,
+    /// Weight of an auxiliary next-token loss on the prompt's tokens, added to the answer's
+    /// (0, the default: the answer alone). `loss.csv` keeps the answer's loss either way.
+    #[serde(default)]
+    pub prompt_loss_weight: f64,
 }
 
 impl TrainConfig {
@@ -97,6 +101,9 @@ impl TrainConfig {
         }
         if self.heads % self.kv_heads != 0 {
             bail!("heads must be a multiple of kv_heads");
+        }
+        if !(0.0..=100.0).contains(&self.prompt_loss_weight) {
+            bail!("prompt_loss_weight must be between 0 and 100");
         }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");
@@ -355,6 +362,7 @@ pub fn run(
     let mut model_config = config.model_config();
     model_config.vocab_size = vocab;
     let mut trainer = Trainer::new(model_config, config.seed, config.learning_rate)?;
+    trainer.prompt_weight = config.prompt_loss_weight;
     if resume {
         trainer.load_checkpoint(&checkpoint)?;
     }
@@ -624,6 +632,7 @@ mod tests {
             steps,
             checkpoint_every: 3,
             eval_every: 4,
+            prompt_loss_weight: 0.0,
         }
     }
 

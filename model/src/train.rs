@@ -1,6 +1,7 @@
 //! Training deixis's own decoder from scratch with candle on the CPU: seeded initialization,
 //! a training forward pass built from ops that record gradients (candle's fused RMSNorm,
-//! softmax and RoPE kernels do not), cross-entropy on the answer tokens only, AdamW,
+//! softmax and RoPE kernels do not), cross-entropy on the answer tokens (plus, weighted by
+//! `Trainer::prompt_weight`, an auxiliary next-token loss on the prompt), AdamW,
 //! checkpoints that resume exactly (parameters and optimizer moments), and export into a
 //! model directory the runtime loads.
 //!
@@ -34,6 +35,9 @@ pub struct Trainer {
     rope: (Tensor, Tensor),
     /// Optimizer steps taken.
     pub step: usize,
+    /// Weight of an auxiliary next-token loss on every prompt position, added to the answer's
+    /// loss (0: the answer alone).
+    pub prompt_weight: f64,
 }
 
 /// AdamW with decoupled weight decay (on matrices, not on norm weights), written here rather
@@ -170,6 +174,7 @@ impl Trainer {
             optimizer,
             rope,
             step: 0,
+            prompt_weight: 0.0,
         })
     }
 
@@ -236,6 +241,16 @@ impl Trainer {
 
     /// Mean cross-entropy of the scored positions of a batch (padded with 0 to one length).
     pub fn loss(&self, batch: &[Example]) -> candle_core::Result<Tensor> {
+        Ok(self.losses(batch, false)?.0)
+    }
+
+    /// The answer's loss, and with `prompt` the mean cross-entropy of every other position
+    /// (before padding) too.
+    fn losses(
+        &self,
+        batch: &[Example],
+        prompt: bool,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
         let t = batch.iter().map(|e| e.tokens.len()).max().unwrap_or(1);
         let mut ids = Vec::with_capacity(batch.len() * t);
         let mut rows = Vec::new();
@@ -256,15 +271,41 @@ impl Trainer {
             .forward(&ids)?
             .reshape((batch.len() * t, self.config.vocab_size))?;
         let picked = logits.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
-        candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)
+        let answer =
+            candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)?;
+        if !prompt {
+            return Ok((answer, None));
+        }
+        let (mut rows, mut targets) = (Vec::new(), Vec::new());
+        for (n, e) in batch.iter().enumerate() {
+            for i in 0..e.tokens.len().saturating_sub(1) {
+                if !e.scored.contains(&i) {
+                    rows.push((n * t + i) as u32);
+                    targets.push(e.tokens[i + 1]);
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok((answer, None));
+        }
+        let picked = logits.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+        let rest =
+            candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)?;
+        Ok((answer, Some(rest)))
     }
 
     /// One optimizer step on a batch; returns the loss before it.
+    /// The answer's loss is returned; the prompt's, weighted by `prompt_weight`, is added to
+    /// what is optimized.
     pub fn step(&mut self, batch: &[Example]) -> candle_core::Result<f32> {
-        let loss = self.loss(batch)?;
+        let (answer, rest) = self.losses(batch, self.prompt_weight > 0.0)?;
+        let total = match rest {
+            Some(rest) => (&answer + (rest * self.prompt_weight)?)?,
+            None => answer.clone(),
+        };
         self.step += 1;
-        self.optimizer.step(&self.vars, &loss, self.step)?;
-        loss.to_scalar::<f32>()
+        self.optimizer.step(&self.vars, &total, self.step)?;
+        answer.to_scalar::<f32>()
     }
 
     /// The learning rate of the following steps.
@@ -418,6 +459,50 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_prompt_loss_trains_the_prompt_and_the_answer_loss_is_what_is_reported() {
+        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let vocab = tok.get_vocab_size(true);
+        // Only the last position is the answer; the rest is prompt.
+        let data: Vec<Example> = texts()
+            .iter()
+            .take(16)
+            .map(|t| {
+                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
+                let scored = vec![tokens.len() - 2];
+                Example { tokens, scored }
+            })
+            .collect();
+        let prompt_loss = |t: &Trainer| -> f32 {
+            let (_, rest) = t.losses(&data, true).expect("losses");
+            rest.expect("prompt positions").to_scalar().expect("f32")
+        };
+        let mut trainers = Vec::new();
+        for weight in [0.0, 1.0] {
+            let mut t = Trainer::new(config(vocab, 32, 2, 4, 2, 64, 64), 5, 3e-3).expect("trainer");
+            t.prompt_weight = weight;
+            let answer = t
+                .loss(&data)
+                .expect("loss")
+                .to_scalar::<f32>()
+                .expect("f32");
+            assert_eq!(
+                t.step(&data).expect("step"),
+                answer,
+                "step reports the answer's loss"
+            );
+            for _ in 0..30 {
+                t.step(&data).expect("step");
+            }
+            trainers.push(t);
+        }
+        let (without, with) = (prompt_loss(&trainers[0]), prompt_loss(&trainers[1]));
+        assert!(
+            with < without * 0.8,
+            "prompt loss {without} without, {with} with"
+        );
     }
 
     #[test]
