@@ -1085,13 +1085,7 @@ impl Offload {
         if missing.is_empty() {
             return Ok(None);
         }
-        let reads = io::plan(
-            &missing,
-            sec.base,
-            sec.bundle_bytes,
-            self.opts.coalesce_gap,
-            self.opts.max_read,
-        );
+        let reads = self.plan(sec, &missing);
         // One buffer's worth: the first batch; the rest is read when the layer runs.
         let fits = batches(&reads, self.ahead_staging.len() as u64)
             .into_iter()
@@ -1139,6 +1133,17 @@ impl Offload {
         self.ahead = Some((next, installed));
     }
 
+    /// Flash's reads of the sorted bundles `needed` of section `sec`.
+    fn plan(&self, sec: Section, needed: &[u32]) -> Vec<io::Read> {
+        io::plan(
+            needed,
+            sec.base,
+            sec.bundle_bytes,
+            self.opts.coalesce_gap,
+            self.opts.max_read,
+        )
+    }
+
     fn load(&mut self, layer: usize, needed: &[u32]) -> Result<(), FlashError> {
         let token = self.token;
         let sec = self.sections[layer];
@@ -1158,13 +1163,7 @@ impl Offload {
         let room = store.make_room(missing.len(), token);
         debug_assert!(room, "a chunk of at most the capacity leaves room");
         self.current.mem_ms += ms(t.elapsed());
-        let reads = io::plan(
-            &missing,
-            sec.base,
-            sec.bundle_bytes,
-            self.opts.coalesce_gap,
-            self.opts.max_read,
-        );
+        let reads = self.plan(sec, &missing);
         let bb = sec.bundle_bytes as usize;
         for batch in batches(&reads, self.staging.len() as u64) {
             let batch = &reads[batch];

@@ -461,20 +461,29 @@ mod tests {
             .collect()
     }
 
+    /// The first `n` texts as examples, scoring the positions `scored` names for a length.
+    fn examples(
+        tok: &tokenizers::Tokenizer,
+        n: usize,
+        scored: impl Fn(usize) -> Vec<usize>,
+    ) -> Vec<Example> {
+        texts()
+            .iter()
+            .take(n)
+            .map(|t| {
+                let tokens = crate::tokenizer::encode(tok, t).expect("encode");
+                let scored = scored(tokens.len());
+                Example { tokens, scored }
+            })
+            .collect()
+    }
+
     #[test]
     fn the_prompt_loss_trains_the_prompt_and_the_answer_loss_is_what_is_reported() {
         let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
         // Only the last position is the answer; the rest is prompt.
-        let data: Vec<Example> = texts()
-            .iter()
-            .take(16)
-            .map(|t| {
-                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
-                let scored = vec![tokens.len() - 2];
-                Example { tokens, scored }
-            })
-            .collect();
+        let data = examples(&tok, 16, |len| vec![len - 2]);
         let prompt_loss = |t: &Trainer| -> f32 {
             let (_, rest) = t.losses(&data, true).expect("losses");
             rest.expect("prompt positions").to_scalar().expect("f32")
@@ -509,15 +518,7 @@ mod tests {
     fn training_lowers_the_loss_and_the_runtime_runs_what_it_exported() {
         let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
-        let data: Vec<Example> = texts()
-            .iter()
-            .take(16)
-            .map(|t| {
-                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
-                let scored = (0..tokens.len() - 1).collect();
-                Example { tokens, scored }
-            })
-            .collect();
+        let data = examples(&tok, 16, |len| (0..len - 1).collect());
         let mut trainer =
             Trainer::new(config(vocab, 32, 2, 4, 2, 64, 64), 5, 3e-3).expect("trainer");
         let first = trainer
@@ -570,15 +571,7 @@ mod tests {
     fn a_resumed_run_continues_exactly() {
         let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
-        let data: Vec<Example> = texts()
-            .iter()
-            .take(8)
-            .map(|t| {
-                let tokens = crate::tokenizer::encode(&tok, t).expect("encode");
-                let scored = (0..tokens.len() - 1).collect();
-                Example { tokens, scored }
-            })
-            .collect();
+        let data = examples(&tok, 8, |len| (0..len - 1).collect());
         let cfg = config(vocab, 16, 1, 2, 2, 32, 32);
         let mut a = Trainer::new(cfg.clone(), 9, 1e-2).expect("trainer");
         for _ in 0..3 {

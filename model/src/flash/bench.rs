@@ -210,27 +210,20 @@ pub fn run(
             };
             let count = 2048;
             let disk = engine.disk();
-            let throughput = |batch: usize, gap: std::time::Duration, seed: u64| {
+            let throughput = |count: usize, batch: usize, gap: std::time::Duration, seed| {
                 disk.throughput(run.read_bytes, count, batch, gap, 0..model_bytes, seed)
                     .map_err(io)
             };
             let zero = std::time::Duration::ZERO;
-            run.disk_read_mib_s = throughput(count, zero, settings.seed)?;
+            let per_layer = run.reads_per_layer;
+            run.disk_read_mib_s = throughput(count, count, zero, settings.seed)?;
             run.disk_read_mib_s_layer_batches =
-                throughput(run.reads_per_layer, zero, settings.seed + 1)?;
+                throughput(count, per_layer, zero, settings.seed + 1)?;
             run.gap_ms = (result.ms_per_token - result.io_ms) / layers as f64;
             let gap = std::time::Duration::from_secs_f64(run.gap_ms.max(0.0) / 1000.0);
             // Fewer batches: each costs the gap too.
-            run.disk_read_mib_s_paced = disk
-                .throughput(
-                    run.read_bytes,
-                    (run.reads_per_layer * 200).min(count),
-                    run.reads_per_layer,
-                    gap,
-                    0..model_bytes,
-                    settings.seed + 2,
-                )
-                .map_err(io)?;
+            let paced = (per_layer * 200).min(count);
+            run.disk_read_mib_s_paced = throughput(paced, per_layer, gap, settings.seed + 2)?;
         }
         results.push(result);
     }

@@ -241,25 +241,25 @@ impl Disk {
             jobs.push((r, buf));
         }
         let file = &self.file;
-        let direct = self.direct;
+        // The buffered fallback: what was read leaves the page cache, so it is cold next time.
+        let uncache = |r: &Read| match self.direct {
+            true => Ok(()),
+            false => rustix::fs::fadvise(
+                file,
+                r.offset,
+                NonZeroU64::new(r.len),
+                rustix::fs::Advice::DontNeed,
+            ),
+        };
         let one = |(r, buf): (&Read, &mut [u8])| {
             file.read_exact_at(buf, r.offset)?;
-            if !direct {
-                let len = NonZeroU64::new(r.len);
-                rustix::fs::fadvise(file, r.offset, len, rustix::fs::Advice::DontNeed)?;
-            }
-            Ok::<(), std::io::Error>(())
+            Ok::<(), std::io::Error>(uncache(r)?)
         };
         match &self.readers {
             Readers::Ring(ring) => {
                 let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
                 read_ring(&mut ring, file, &mut jobs)?;
-                if !direct {
-                    for (r, _) in &jobs {
-                        let len = NonZeroU64::new(r.len);
-                        rustix::fs::fadvise(file, r.offset, len, rustix::fs::Advice::DontNeed)?;
-                    }
-                }
+                jobs.iter().try_for_each(|(r, _)| uncache(r))?;
             }
             // One read: on this thread, without waking the pool.
             Readers::Pool(_) if jobs.len() == 1 => jobs.into_iter().try_for_each(one)?,
