@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use deixis_model::train::{self as trainer, Example, Trainer};
+use deixis_model::train::{self as trainer, Choice, Example, Trainer};
 use deixis_parser::parse::seed_from;
 use deixis_parser::Case;
 use rand::seq::SliceRandom;
@@ -28,7 +28,7 @@ use tokenizers::Tokenizer;
 use crate::config::ParseSettings;
 use crate::eval::is_correct;
 use crate::pipeline::{parse_config, prepare};
-use crate::resolve::model::{ModelResolver, Pieces};
+use crate::resolve::model::{Keyed, ModelResolver, Pieces};
 use crate::resolve::{Request, Resolver};
 
 /// Cases per data chunk.
@@ -69,6 +69,12 @@ pub struct TrainConfig {
     /// (0, the default: the answer alone). `loss.csv` keeps the answer's loss either way.
     #[serde(default)]
     pub prompt_loss_weight: f64,
+    /// Width of the pointer head (0, the default: none, the model names numbers in text).
+    #[serde(default)]
+    pub pointer_size: usize,
+    /// The tokenizer lowercases text first (default false).
+    #[serde(default)]
+    pub lowercase: bool,
 }
 
 impl TrainConfig {
@@ -122,7 +128,7 @@ impl TrainConfig {
     }
 
     fn model_config(&self) -> deixis_model::Config {
-        trainer::config(
+        let mut config = trainer::config(
             self.vocab_size,
             self.width,
             self.layers,
@@ -130,7 +136,9 @@ impl TrainConfig {
             self.kv_heads,
             self.ffn,
             self.max_positions,
-        )
+        );
+        config.pointer_size = self.pointer_size;
+        config
     }
 }
 
@@ -191,14 +199,48 @@ pub fn example(
         return Ok(None);
     };
     let pieces = Pieces::with(tokenizer, END);
-    let (mut tokens, _) = pieces.prompt("", &prompt)?;
+    let Keyed {
+        mut tokens, keys, ..
+    } = pieces.prompt_keys("", &prompt)?;
     let start = tokens.len() - 1;
+    // The pointer head's choices, as the resolver makes them: the first among every number
+    // and 0 at the prompt's last token; each next one after the comma, among the numbers
+    // not yet taken.
+    let targets = if numbers.is_empty() {
+        vec![0]
+    } else {
+        numbers.clone()
+    };
+    let mut choices = Vec::with_capacity(targets.len());
+    let mut query = start;
+    for (i, &n) in targets.iter().enumerate() {
+        let taken = &targets[..i];
+        let open: Vec<usize> = (usize::from(i > 0)..keys.len())
+            .filter(|m| !taken.contains(m))
+            .collect();
+        let Some(at) = open.iter().map(|&m| keys[m]).collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
+        let Some(target) = open.iter().position(|&m| m == n) else {
+            return Ok(None);
+        };
+        choices.push(Choice {
+            query,
+            keys: at,
+            target,
+        });
+        query += pieces.number(n, false)?.len();
+    }
     tokens.extend(pieces.answer(&numbers)?);
     if tokens.len() > max_positions {
         return Ok(None);
     }
     let scored = (start..tokens.len() - 1).collect();
-    Ok(Some(Example { tokens, scored }))
+    Ok(Some(Example {
+        tokens,
+        scored,
+        choices,
+    }))
 }
 
 /// Seed of the generated cases `few_shot` draws from (no training chunk or held-out set).
@@ -353,6 +395,7 @@ pub fn run(
         let tok = deixis_model::tokenizer::train(
             prompt_texts(&cases, &settings).into_iter(),
             config.vocab_size,
+            config.lowercase,
         )?;
         tok.save(&tokenizer_path, false)
             .map_err(|e| anyhow!("cannot write {}: {e}", tokenizer_path.display()))?;
@@ -633,6 +676,8 @@ mod tests {
             checkpoint_every: 3,
             eval_every: 4,
             prompt_loss_weight: 0.0,
+            pointer_size: 16,
+            lowercase: false,
         }
     }
 
@@ -640,11 +685,18 @@ mod tests {
     fn every_example_scores_exactly_its_answer() {
         let settings = ParseSettings::default();
         let cases = crate::datagen::generate(11, 60);
-        let tok = deixis_model::tokenizer::train(prompt_texts(&cases, &settings).into_iter(), 500)
-            .expect("tokenizer");
         let mut none = 0;
-        for case in &cases {
-            let e = example(case, &tok, &settings, 4096)
+        // Without and with lowercasing (the keys come from offsets into the original text).
+        let toks = [false, true].map(|lowercase| {
+            deixis_model::tokenizer::train(
+                prompt_texts(&cases, &settings).into_iter(),
+                500,
+                lowercase,
+            )
+            .expect("tokenizer")
+        });
+        for (case, tok) in cases.iter().flat_map(|c| toks.iter().map(move |t| (c, t))) {
+            let e = example(case, tok, &settings, 4096)
                 .expect("example")
                 .expect("fits");
             let answer: Vec<u32> = e.scored.iter().map(|&i| e.tokens[i + 1]).collect();
@@ -667,6 +719,29 @@ mod tests {
             targets.sort_unstable();
             assert_eq!(named, targets, "{}: {text}", case.id);
             none += usize::from(numbers == [0]);
+            // The pointer's choices: one per number, each key the last token of an entry, the
+            // target's the entry of that number.
+            assert_eq!(e.choices.len(), numbers.len(), "{}", case.id);
+            let upto = |k: usize| {
+                tok.decode(&e.tokens[..=k], false)
+                    .expect("decode")
+                    .to_lowercase()
+            };
+            for (c, &n) in e.choices.iter().zip(&numbers) {
+                for &k in &c.keys {
+                    let text = upto(k);
+                    assert!(text.ends_with("}}") || text.ends_with('\n'), "{text}");
+                }
+                let text = upto(c.keys[c.target]);
+                let entry = match text.strip_suffix("}}") {
+                    Some(t) => &t[t.rfind("{{").expect("an open tag") + 2..],
+                    None => text[..text.len() - 1].rsplit('\n').next().expect("a line"),
+                };
+                assert!(entry.starts_with(&format!("{n}. ")), "{n}: {entry}");
+                // The query reads the prompt's last token, or the comma after a number.
+                let q = upto(c.query);
+                assert!(q.ends_with("relevant entity:") || q.ends_with(','), "{q}");
+            }
         }
         assert!(none > 0, "no case without a target");
     }

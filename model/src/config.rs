@@ -63,6 +63,16 @@ pub struct Config {
     pub bos_token_id: Option<u32>,
     #[serde(default)]
     pub eos_token_id: Option<u32>,
+    /// Width of the pointer head (deixis only; 0: none). With one, the model answers by
+    /// pointing: a candidate's score is the scaled dot product of the answer position's
+    /// final hidden state and the candidate entry's last token's, each through its own
+    /// projection (`pointer.q.weight`, `pointer.k.weight`, `[pointer_size, hidden_size]`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pointer_size: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn default_rope_theta() -> f32 {
@@ -127,6 +137,15 @@ impl Config {
         if self.architecture != Architecture::Opt && self.head_dim() % 2 != 0 {
             return bad("RoPE needs an even head dimension".into());
         }
+        if self.pointer_size > 0 && self.architecture != Architecture::Deixis {
+            return bad("only the deixis architecture has a pointer head".into());
+        }
+        if self.pointer_size > self.hidden_size * 16 {
+            return bad(format!(
+                "pointer_size {} is out of proportion to hidden_size {}",
+                self.pointer_size, self.hidden_size
+            ));
+        }
         if self.intermediate_size == 0 || self.max_positions == 0 {
             return bad("intermediate_size and max_positions must be positive".into());
         }
@@ -189,6 +208,7 @@ impl Config {
                     .unwrap_or(false),
                 bos_token_id: id("bos_token_id"),
                 eos_token_id: id("eos_token_id"),
+                pointer_size: 0,
             },
             "opt" => {
                 let hidden = num("hidden_size")?;
@@ -232,6 +252,7 @@ impl Config {
                         .unwrap_or(true),
                     bos_token_id: id("bos_token_id"),
                     eos_token_id: id("eos_token_id"),
+                    pointer_size: 0,
                 }
             }
             other => {
@@ -266,6 +287,7 @@ mod tests {
             tie_embeddings: true,
             bos_token_id: None,
             eos_token_id: Some(2),
+            pointer_size: 0,
         };
         assert_eq!(Config::from_json(&c.to_json()), Ok(c.clone()));
         let newer = c

@@ -253,6 +253,7 @@ fn read_gguf(path: &Path) -> Result<Read, ConvertError> {
         tie_embeddings: !tensors.contains_key("lm_head"),
         bos_token_id: id("tokenizer.ggml.bos_token_id"),
         eos_token_id: id("tokenizer.ggml.eos_token_id"),
+        pointer_size: 0,
     };
     config.validate()?;
     Ok((config, tensors, tok))

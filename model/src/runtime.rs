@@ -51,6 +51,8 @@ pub struct Model {
     pub config: Config,
     pub tokenizer: tokenizers::Tokenizer,
     decoder: Decoder,
+    /// The pointer head's query and key projections `[pointer_size, width]`, if it has one.
+    pointer: Option<(Tensor, Tensor)>,
     pub ctx: Ctx,
 }
 
@@ -69,6 +71,9 @@ pub struct State {
     caches: Vec<KvCache>,
     /// Logits `[vocab]` after the last token (`None` for the empty state).
     last: Option<Tensor>,
+    /// Final-normed hidden states `[len, width]` of every position, kept only by a model
+    /// with a pointer head (which reads candidates at earlier positions).
+    hidden: Option<Tensor>,
 }
 
 impl State {
@@ -105,6 +110,11 @@ impl State {
             } else {
                 None
             },
+            hidden: self
+                .hidden
+                .as_ref()
+                .map(|h| h.narrow(0, 0, n))
+                .transpose()?,
         })
     }
 }
@@ -142,10 +152,21 @@ impl Model {
         if let Some(cats) = crate::flash::predictor::Thresholds::read(dir)? {
             cats.apply(&mut decoder);
         }
+        let pointer = match config.pointer_size {
+            0 => None,
+            p => {
+                let shape = [p, config.hidden_size];
+                Some((
+                    weights.take("pointer.q.weight", &shape)?,
+                    weights.take("pointer.k.weight", &shape)?,
+                ))
+            }
+        };
         Ok(Model {
             config,
             tokenizer,
             decoder,
+            pointer,
             ctx: Ctx::default(),
         })
     }
@@ -169,6 +190,7 @@ impl Model {
             tokens: Vec::new(),
             caches: vec![KvCache::default(); self.config.num_layers],
             last: None,
+            hidden: None,
         }
     }
 
@@ -204,7 +226,54 @@ impl Model {
             &self.ctx,
         )?;
         state.tokens.extend_from_slice(tokens);
+        if self.pointer.is_some() {
+            state.hidden = Some(match state.hidden.take() {
+                Some(h) => Tensor::cat(&[&h, &hidden], 0)?,
+                None => hidden.clone(),
+            });
+        }
         Ok(hidden)
+    }
+
+    /// Whether the model answers by pointing (`Model::point`).
+    pub fn has_pointer(&self) -> bool {
+        self.pointer.is_some()
+    }
+
+    /// The pointer head's log-probabilities, at position `query` of `state`, of the candidates
+    /// read at positions `keys` (normalized over them).
+    pub fn point(
+        &self,
+        state: &State,
+        query: usize,
+        keys: &[usize],
+    ) -> Result<Vec<f32>, ModelError> {
+        let msg = |m: String| ModelError::Candle(candle_core::Error::Msg(m));
+        let (Some((wq, wk)), Some(hidden)) = (&self.pointer, &state.hidden) else {
+            return Err(msg("the model has no pointer head".into()));
+        };
+        if let Some(&bad) = keys.iter().chain([&query]).find(|&&p| p >= state.len()) {
+            return Err(msg(format!(
+                "position {bad} is past the state's {} tokens",
+                state.len()
+            )));
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dev = Device::Cpu;
+        let rows = |at: &[usize]| -> candle_core::Result<Tensor> {
+            let at: Vec<u32> = at.iter().map(|&p| p as u32).collect();
+            hidden.index_select(&Tensor::new(at.as_slice(), &dev)?, 0)
+        };
+        let q = rows(&[query])?.matmul(&wq.t()?)?;
+        let k = rows(keys)?.matmul(&wk.t()?)?;
+        let scores: Vec<f32> = (k.matmul(&q.t()?)? / (wq.dim(0)? as f64).sqrt())?
+            .flatten_all()?
+            .to_vec1()?;
+        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let lse = max + scores.iter().map(|s| (s - max).exp()).sum::<f32>().ln();
+        Ok(scores.iter().map(|s| s - lse).collect())
     }
 
     /// Logits `[tokens, vocab]` of every position, after `state` (which is extended).

@@ -51,9 +51,15 @@ pub const SPECIAL: [&str; 4] = ["<pad>", "<|end|>", "{{", "}}"];
 /// never eval data): digits are split one by one before the byte-level split (so every
 /// number is a sequence of digit tokens, as prompt numbers and phone numbers need), and the
 /// special tokens [`SPECIAL`] come first (ids 0..4).
+///
+/// With `lowercase`, text is lowercased before anything else (a normalizer saved in
+/// tokenizer.json, so the runtime reads as training did): "Refresh" and "refresh" become the
+/// same tokens, which a small model trained from scratch would otherwise have to learn are
+/// alike. Offsets still point into the original text.
 pub fn train(
     texts: impl Iterator<Item = String> + Send,
     vocab_size: usize,
+    lowercase: bool,
 ) -> Result<Tokenizer, TokenizerError> {
     use tokenizers::models::bpe::BpeTrainer;
     use tokenizers::models::TrainerWrapper;
@@ -67,6 +73,13 @@ pub fn train(
         .build()
         .into();
     let mut tokenizer = Tokenizer::new(BPE::default());
+    if lowercase {
+        tokenizer
+            .with_normalizer(Some(tokenizers::normalizers::NormalizerWrapper::Lowercase(
+                tokenizers::normalizers::Lowercase,
+            )))
+            .map_err(|e| TokenizerError::Build(e.to_string()))?;
+    }
     tokenizer.with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(Sequence::new(vec![
         PreTokenizerWrapper::Digits(Digits::new(true)),
         PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
@@ -136,7 +149,7 @@ mod tests {
                 )
             })
             .collect();
-        let tok = train(texts.into_iter(), 300).expect("train");
+        let tok = train(texts.clone().into_iter(), 300, false).expect("train");
         for (i, t) in SPECIAL.iter().enumerate() {
             assert_eq!(tok.token_to_id(t), Some(i as u32), "{t}");
         }
@@ -166,11 +179,27 @@ mod tests {
                 )
             }),
             300,
+            false,
         )
         .expect("train");
         assert_eq!(
             again.to_string(false).expect("json"),
             tok.to_string(false).expect("json")
         );
+
+        // Lowercasing: "Call" and "call" read alike, from a saved tokenizer too, and offsets
+        // still point into the original text.
+        let lower = train(texts.into_iter(), 300, true).expect("train");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tokenizer.json");
+        lower.save(&path, false).expect("save");
+        let lower = read(&path).expect("read");
+        let ids = |t: &str| encode(&lower, t).expect("encode");
+        assert_eq!(ids("{{3. Call}}"), ids("{{3. call}}"));
+        assert_ne!(encode(&tok, "Call").ok(), encode(&tok, "call").ok());
+        let text = "{{3. CALL Ada}}";
+        let encoding = lower.encode(text, false).expect("encode");
+        let last = encoding.get_offsets().last().copied().expect("tokens");
+        assert_eq!(&text[last.0..last.1], "}}");
     }
 }

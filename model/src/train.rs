@@ -1,7 +1,8 @@
 //! Training deixis's own decoder from scratch with candle on the CPU: seeded initialization,
 //! a training forward pass built from ops that record gradients (candle's fused RMSNorm,
-//! softmax and RoPE kernels do not), cross-entropy on the answer tokens (plus, weighted by
-//! `Trainer::prompt_weight`, an auxiliary next-token loss on the prompt), AdamW,
+//! softmax and RoPE kernels do not), cross-entropy on the answer tokens (plus the pointer
+//! head's on its choices, when the config has one, and, weighted by `Trainer::prompt_weight`,
+//! an auxiliary next-token loss on the prompt), AdamW,
 //! checkpoints that resume exactly (parameters and optimizer moments), and export into a
 //! model directory the runtime loads.
 //!
@@ -25,6 +26,18 @@ pub struct Example {
     pub tokens: Vec<u32>,
     /// Positions `i` whose prediction of `tokens[i + 1]` counts in the loss.
     pub scored: Vec<usize>,
+    /// The pointer head's choices (a model without one ignores them).
+    pub choices: Vec<Choice>,
+}
+
+/// One choice of the pointer head: at position `query`, which of the candidates read at
+/// positions `keys` comes next in the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub query: usize,
+    pub keys: Vec<usize>,
+    /// Index into `keys`.
+    pub target: usize,
 }
 
 /// The trainable parameters, by our weight names.
@@ -125,6 +138,7 @@ pub fn config(
         tie_embeddings: true,
         bos_token_id: None,
         eos_token_id: Some(1),
+        pointer_size: 0,
     }
 }
 
@@ -153,6 +167,18 @@ impl Trainer {
             shapes.push((p("down.weight"), vec![d, i], false));
         }
         shapes.push(("norm.weight".into(), vec![d], true));
+        if config.pointer_size > 0 {
+            shapes.push((
+                "pointer.q.weight".into(),
+                vec![config.pointer_size, d],
+                false,
+            ));
+            shapes.push((
+                "pointer.k.weight".into(),
+                vec![config.pointer_size, d],
+                false,
+            ));
+        }
         let mut vars = Vec::with_capacity(shapes.len());
         for (name, shape, ones) in shapes {
             let n: usize = shape.iter().product();
@@ -188,6 +214,11 @@ impl Trainer {
 
     /// Logits `[batch, time, vocab]` of token ids `[batch, time]` (equal lengths).
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.hidden(ids)?.broadcast_matmul(&self.var("embed")?.t()?)
+    }
+
+    /// Final-normed hidden states `[batch, time, width]` of token ids `[batch, time]`.
+    fn hidden(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
         let (h, kv, hd) = (c.num_heads, c.num_kv_heads, c.head_dim());
@@ -235,8 +266,55 @@ impl Trainer {
                 .relu()?;
             x = (x + up.broadcast_matmul(&self.var(&p("down.weight"))?.t()?)?)?;
         }
-        let x = rms_norm(&x, self.var("norm.weight")?, eps)?;
-        x.broadcast_matmul(&embed.t()?)
+        rms_norm(&x, self.var("norm.weight")?, eps)
+    }
+
+    /// Mean cross-entropy of the pointer head's choices in `batch`, from the hidden states
+    /// `[batch * time, width]` (`t` positions per example). `None` without a head or choices.
+    fn pointer_loss(
+        &self,
+        hidden: &Tensor,
+        batch: &[Example],
+        t: usize,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let p = self.config.pointer_size;
+        if p == 0 || batch.iter().all(|e| e.choices.is_empty()) {
+            return Ok(None);
+        }
+        let dev = Device::Cpu;
+        // Every choice scores every key of the batch; keys of other choices are masked out,
+        // so one matrix product serves the whole batch.
+        let (mut queries, mut keys, mut spans, mut targets) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (n, e) in batch.iter().enumerate() {
+            for c in &e.choices {
+                queries.push((n * t + c.query) as u32);
+                spans.push((keys.len(), c.keys.len()));
+                targets.push((keys.len() + c.target) as u32);
+                keys.extend(c.keys.iter().map(|&k| (n * t + k) as u32));
+            }
+        }
+        // Large and finite: -inf could turn into NaN in a backward pass.
+        let mut mask = vec![-1e9f32; queries.len() * keys.len()];
+        for (row, &(start, len)) in spans.iter().enumerate() {
+            let at = row * keys.len() + start;
+            mask[at..at + len].fill(0.0);
+        }
+        let pick = |rows: &[u32], w: &str| -> candle_core::Result<Tensor> {
+            hidden
+                .index_select(&Tensor::new(rows, &dev)?, 0)?
+                .matmul(&self.var(w)?.t()?)
+        };
+        let q = pick(&queries, "pointer.q.weight")?;
+        let k = pick(&keys, "pointer.k.weight")?;
+        let scores = (q.matmul(&k.t()?)? / (p as f64).sqrt())?.broadcast_add(&Tensor::from_vec(
+            mask,
+            (queries.len(), keys.len()),
+            &dev,
+        )?)?;
+        let loss =
+            candle_nn::loss::cross_entropy(&scores, &Tensor::new(targets.as_slice(), &dev)?)?;
+        Ok(Some(loss))
     }
 
     /// Mean cross-entropy of the scored positions of a batch (padded with 0 to one length).
@@ -244,8 +322,9 @@ impl Trainer {
         Ok(self.losses(batch, false)?.0)
     }
 
-    /// The answer's loss, and with `prompt` the mean cross-entropy of every other position
-    /// (before padding) too.
+    /// The answer's loss (the mean cross-entropy of its tokens, plus the pointer head's of its
+    /// choices), and with `prompt` the mean cross-entropy of every other position (before
+    /// padding) too.
     fn losses(
         &self,
         batch: &[Example],
@@ -267,12 +346,22 @@ impl Trainer {
         }
         let dev = Device::Cpu;
         let ids = Tensor::from_vec(ids, (batch.len(), t), &dev)?;
-        let logits = self
-            .forward(&ids)?
-            .reshape((batch.len() * t, self.config.vocab_size))?;
-        let picked = logits.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
-        let answer =
-            candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)?;
+        let hidden = self
+            .hidden(&ids)?
+            .reshape((batch.len() * t, self.config.hidden_size))?;
+        let logits = hidden.matmul(&self.var("embed")?.t()?)?;
+        let pointer = self.pointer_loss(&hidden, batch, t)?;
+        let answer = if rows.is_empty() {
+            pointer.ok_or_else(|| candle_core::Error::Msg("the batch scores nothing".into()))?
+        } else {
+            let picked = logits.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+            let text =
+                candle_nn::loss::cross_entropy(&picked, &Tensor::new(targets.as_slice(), &dev)?)?;
+            match pointer {
+                Some(pointer) => (text + pointer)?,
+                None => text,
+            }
+        };
         if !prompt {
             return Ok((answer, None));
         }
@@ -473,14 +562,18 @@ mod tests {
             .map(|t| {
                 let tokens = crate::tokenizer::encode(tok, t).expect("encode");
                 let scored = scored(tokens.len());
-                Example { tokens, scored }
+                Example {
+                    tokens,
+                    scored,
+                    choices: Vec::new(),
+                }
             })
             .collect()
     }
 
     #[test]
     fn the_prompt_loss_trains_the_prompt_and_the_answer_loss_is_what_is_reported() {
-        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let tok = crate::tokenizer::train(texts().into_iter(), 120, false).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
         // Only the last position is the answer; the rest is prompt.
         let data = examples(&tok, 16, |len| vec![len - 2]);
@@ -516,7 +609,7 @@ mod tests {
 
     #[test]
     fn training_lowers_the_loss_and_the_runtime_runs_what_it_exported() {
-        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let tok = crate::tokenizer::train(texts().into_iter(), 120, false).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
         let data = examples(&tok, 16, |len| (0..len - 1).collect());
         let mut trainer =
@@ -568,8 +661,77 @@ mod tests {
     }
 
     #[test]
+    fn the_pointer_head_learns_to_point_and_the_runtime_points_as_trained() {
+        // Toy pointing: the last token repeats one of the four before it; point at that one.
+        let tok = crate::tokenizer::train(texts().into_iter(), 120, false).expect("tokenizer");
+        let vocab = tok.get_vocab_size(true);
+        let base = 10u32;
+        let data: Vec<Example> = (0..32u32)
+            .map(|k| {
+                let mut tokens: Vec<u32> = (0..4).map(|i| base + (k * 7 + i * 5) % 40).collect();
+                let target = (k % 4) as usize;
+                tokens.push(tokens[target]);
+                Example {
+                    tokens,
+                    scored: Vec::new(),
+                    choices: vec![Choice {
+                        query: 4,
+                        keys: vec![0, 1, 2, 3],
+                        target,
+                    }],
+                }
+            })
+            .collect();
+        let mut cfg = config(vocab, 32, 2, 4, 2, 64, 64);
+        cfg.pointer_size = 16;
+        let mut trainer = Trainer::new(cfg, 5, 1e-2).expect("trainer");
+        let loss = |t: &Trainer| {
+            t.loss(&data)
+                .and_then(|l| l.to_scalar::<f32>())
+                .expect("loss")
+        };
+        let first = loss(&trainer);
+        assert!(
+            (first - 4f32.ln()).abs() < 0.2,
+            "an untrained head is near chance: {first}"
+        );
+        for _ in 0..80 {
+            trainer.step(&data).expect("step");
+        }
+        let last = loss(&trainer);
+        assert!(last < first * 0.3, "pointer loss {first} -> {last}");
+
+        // Exported, the runtime's pointer gives the trainer's probabilities.
+        let dir = tempfile::tempdir().expect("dir");
+        trainer.export(dir.path(), &tok).expect("export");
+        let model = Model::load(dir.path()).expect("load");
+        assert!(model.has_pointer());
+        for e in &data[..4] {
+            let state = model.extend(&model.empty(), &e.tokens).expect("run");
+            let ours = model.point(&state, 4, &[0, 1, 2, 3]).expect("point");
+            assert!((ours.iter().map(|l| l.exp()).sum::<f32>() - 1.0).abs() < 1e-4);
+            for target in 0..4 {
+                let mut one = e.clone();
+                one.choices[0].target = target;
+                let theirs = -loss_of(&trainer, &one);
+                assert!((ours[target] - theirs).abs() < 1e-4, "{ours:?} vs {theirs}");
+            }
+        }
+        // A position past the state is refused, not read.
+        let state = model.extend(&model.empty(), &data[0].tokens).expect("run");
+        assert!(model.point(&state, 5, &[0]).is_err());
+    }
+
+    /// The trainer's pointer loss of one example.
+    fn loss_of(t: &Trainer, e: &Example) -> f32 {
+        t.loss(std::slice::from_ref(e))
+            .and_then(|l| l.to_scalar::<f32>())
+            .expect("loss")
+    }
+
+    #[test]
     fn a_resumed_run_continues_exactly() {
-        let tok = crate::tokenizer::train(texts().into_iter(), 120).expect("tokenizer");
+        let tok = crate::tokenizer::train(texts().into_iter(), 120, false).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
         let data = examples(&tok, 8, |len| (0..len - 1).collect());
         let cfg = config(vocab, 16, 1, 2, 2, 32, 32);

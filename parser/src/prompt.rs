@@ -52,6 +52,52 @@ pub fn render(
     Prompt { text, prefix_len }
 }
 
+/// Where each candidate's entry ends in a rendered prompt: `(prompt number, byte offset just
+/// past the entry)`, in the order they appear. A tagged candidate ends after its `}}`; an
+/// entity of the `Entities:` block (0, "None", included) after its line's newline.
+///
+/// A pointer-headed model reads a candidate at the token holding its entry's last byte: by
+/// then it has read the whole entry. The parse defuses braces in screen text and every entity
+/// line is one line (`clean` collapses whitespace), so scanning the text finds exactly the
+/// entries `render` wrote.
+pub fn entry_ends(text: &str) -> Vec<(usize, usize)> {
+    let mut ends = Vec::new();
+    // The last such block is the real one: screen text comes before it, and after it only
+    // entity lines, dialogue lines ("speaker: text") and the request.
+    let screen_end = text
+        .rfind("\nEntities:\n0. None\n")
+        .map_or(text.len(), |i| i + 1);
+    let mut at = 0;
+    while let Some(open) = text[at..screen_end].find("{{") {
+        let start = at + open + 2;
+        let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+        let Some(close) = text[start..screen_end].find("}}") else {
+            break;
+        };
+        if let Ok(n) = text[start..start + digits].parse::<usize>() {
+            ends.push((n, start + close + 2));
+        }
+        at = start + close + 2;
+    }
+    if screen_end < text.len() {
+        let mut at = screen_end + "Entities:\n".len();
+        while let Some(line) = text
+            .get(at..)
+            .and_then(|rest| rest.split_inclusive('\n').next())
+        {
+            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || !line[digits..].starts_with(". ") || !line.ends_with('\n') {
+                break;
+            }
+            if let Ok(n) = line[..digits].parse::<usize>() {
+                ends.push((n, at + line.len()));
+            }
+            at += line.len();
+        }
+    }
+    ends
+}
+
 /// The `Entities:` block: "0. None", then each element without a box with its prompt number.
 pub fn entities(screen: &Screen, parse: &ScreenParse, max_text_chars: usize) -> String {
     let mut text = String::from("Entities:\n0. None\n");

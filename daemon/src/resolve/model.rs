@@ -8,6 +8,12 @@
 //! present (constrained decoding, `Model::score`). The best number is selected; while the
 //! model prefers a comma after the last selected number, the next best is added.
 //!
+//! A model with a pointer head (`Config::pointer_size`) scores the numbers by pointing
+//! instead: at the prompt's last token (and after each comma), `Model::point` compares the
+//! position's hidden state with each candidate's, read at the last token of its entry
+//! (`Pieces::prompt_keys`), and normalizes over the numbers still open. The comma against
+//! the end is still the language model's, after the number taken.
+//!
 //! Prompt and answer are tokenized in pieces (the screen prefix, the rest of the prompt, each
 //! `" N"`, each `","`), the same way in training (`crate::training`) and here, so a screen's
 //! prefix is computed once (`prepare`, `PrefixCache`) and reused by every request on it.
@@ -80,6 +86,47 @@ impl<'a> Pieces<'a> {
         Ok((tokens, prefix))
     }
 
+    /// [`Pieces::prompt`], and where the model reads each candidate.
+    pub fn prompt_keys(&self, lead: &str, prompt: &Prompt) -> Result<Keyed, ModelError> {
+        let split = prompt.prefix_len;
+        let mut tokens = Vec::new();
+        let mut prefix = 0;
+        let mut keys = Vec::new();
+        let ends = prompt::entry_ends(&prompt.text);
+        let count = ends.iter().map(|&(n, _)| n + 1).max().unwrap_or(1);
+        keys.resize(count, None);
+        for (text, from, to, shift) in [
+            (
+                format!("{lead}{}", &prompt.text[..split]),
+                0,
+                split,
+                lead.len(),
+            ),
+            (prompt.text[split..].to_owned(), split, prompt.text.len(), 0),
+        ] {
+            let encoding = self
+                .tokenizer
+                .encode(text.as_str(), false)
+                .map_err(|e| deixis_model::tokenizer::TokenizerError::Encode(e.to_string()))?;
+            let offsets = encoding.get_offsets();
+            for &(n, end) in ends.iter().filter(|&&(_, end)| end > from && end <= to) {
+                // The last token that starts before the entry's end holds its last byte.
+                let end = end - from + shift;
+                let at = offsets.iter().rposition(|&(start, _)| start < end);
+                keys[n] = at.map(|i| tokens.len() + i);
+            }
+            tokens.extend_from_slice(encoding.get_ids());
+            if from == 0 {
+                prefix = tokens.len();
+            }
+        }
+        Ok(Keyed {
+            tokens,
+            prefix,
+            keys,
+        })
+    }
+
     /// `" N"` followed by the end token (`last`) or by a comma.
     pub fn number(&self, n: usize, last: bool) -> Result<Vec<u32>, ModelError> {
         let mut t = self.encode(&if self.space {
@@ -106,6 +153,17 @@ impl<'a> Pieces<'a> {
         }
         Ok(t)
     }
+}
+
+/// A prompt's tokens and where the model reads each candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    pub tokens: Vec<u32>,
+    /// Tokens of the screen prefix (lead included).
+    pub prefix: usize,
+    /// `keys[n]`: the position of the token holding the last byte of prompt number `n`'s
+    /// entry (`prompt::entry_ends`); `None` for a number with no entry.
+    pub keys: Vec<Option<usize>>,
 }
 
 /// The chat template's wrapping of one user turn and the assistant's answer start.
@@ -215,7 +273,8 @@ impl ModelResolver {
         let mut pieces = Pieces::new(&self.model)?;
         pieces.space = self.style == Style::Plain;
         let prompt = self.prompt(request);
-        let (tokens, _) = pieces.prompt(&self.lead, &prompt)?;
+        let Keyed { tokens, keys, .. } = pieces.prompt_keys(&self.lead, &prompt)?;
+        let keys = self.model.has_pointer().then_some(keys.as_slice());
         let count = request.parse.candidates.len();
         // The longest answer must fit after the prompt.
         let longest = pieces.number(count, false)?.len() * MAX_SELECTED + 1;
@@ -232,7 +291,7 @@ impl ModelResolver {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .state(&self.model, &tokens)?;
 
-        let (probs, more) = self.step(&pieces, &state, count, &[])?;
+        let (probs, more) = self.step(&pieces, &state, count, &[], keys)?;
         let mut ranked: Vec<Ranked> = (1..=count)
             .map(|n| Ranked {
                 number: n,
@@ -248,7 +307,7 @@ impl ModelResolver {
             while go_on && selected.len() < MAX_SELECTED {
                 let last = *selected.last().unwrap_or(&best);
                 state = self.model.extend(&state, &pieces.number(last, false)?)?;
-                let (p, m) = self.step(&pieces, &state, count, &selected)?;
+                let (p, m) = self.step(&pieces, &state, count, &selected, keys)?;
                 let next = argmax(&p, &selected);
                 if next == 0 {
                     break;
@@ -271,15 +330,45 @@ impl ModelResolver {
 
     /// Probability of each number 0..=count after `state` (the ones in `taken` excluded, and
     /// 0 too once something is taken), and whether a comma is likelier than the end after it.
+    ///
+    /// With `keys` (a pointer-headed model: where each number's entry is read), the pointer
+    /// head gives the probabilities, and the comma is weighed after the most probable number
+    /// only (the one the caller takes).
     fn step(
         &self,
         pieces: &Pieces<'_>,
         state: &deixis_model::State,
         count: usize,
         taken: &[usize],
+        keys: Option<&[Option<usize>]>,
     ) -> Result<(Vec<f64>, Vec<bool>), ModelError> {
         let first = usize::from(!taken.is_empty());
         let numbers: Vec<usize> = (first..=count).filter(|n| !taken.contains(n)).collect();
+        if let Some(keys) = keys {
+            let at = numbers
+                .iter()
+                .map(|&n| {
+                    keys.get(n).copied().flatten().ok_or_else(|| {
+                        ModelError::Candle(candle_core::Error::Msg(format!(
+                            "prompt number {n} has no entry in the prompt"
+                        )))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let scores = self.model.point(state, state.len() - 1, &at)?;
+            let mut probs = vec![0.0; count + 1];
+            for (&n, s) in numbers.iter().zip(scores) {
+                probs[n] = f64::from(s).exp();
+            }
+            let mut more = vec![false; count + 1];
+            let best = argmax(&probs, taken);
+            if best != 0 {
+                let ends = [pieces.number(best, true)?, pieces.number(best, false)?];
+                let s = self.model.score(state, &ends, true)?;
+                more[best] = s[1] > s[0];
+            }
+            return Ok((probs, more));
+        }
         let mut conts = Vec::with_capacity(numbers.len() * 2);
         for &n in &numbers {
             conts.push(pieces.number(n, true)?);
@@ -365,7 +454,7 @@ mod tests {
             .iter()
             .map(|c| format!("{} {:?}", c.query, c.elements))
             .collect();
-        let tok = deixis_model::tokenizer::train(texts.into_iter(), 300).expect("tokenizer");
+        let tok = deixis_model::tokenizer::train(texts.into_iter(), 300, false).expect("tokenizer");
         let config =
             deixis_model::train::config(tok.get_vocab_size(true), 32, 2, 4, 2, 64, max_positions);
         let trainer = deixis_model::train::Trainer::new(config, 1, 1e-3).expect("trainer");

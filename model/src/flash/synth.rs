@@ -87,6 +87,7 @@ impl Synth {
             tie_embeddings: true,
             bos_token_id: None,
             eos_token_id: None,
+            pointer_size: 0,
         }
     }
 

@@ -88,6 +88,7 @@ fn small_model(dir: &Path, arch: Architecture, seed: u64) -> (PathBuf, PathBuf, 
                 tie_embeddings: true,
                 bos_token_id: None,
                 eos_token_id: Some(2),
+                pointer_size: 0,
             }
             .to_json()
         }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::element::{Rect, ScreenSize};
 use crate::format::read_screen_file;
-use crate::prompt::render;
+use crate::prompt::{entry_ends, render};
 
 /// Parses a screen file and renders the parse, its candidates' element ids and diagnostics.
 fn check(file: &str, expect: Expect) {
@@ -497,6 +497,20 @@ fn prompt_matches_the_design() {
         Relevant entity:"#]]
     .assert_eq(&prompt.text);
     assert!(prompt.text[..prompt.prefix_len].ends_with("[icon: search]}}\n"));
+    let ends: Vec<(usize, &str)> = entry_ends(&prompt.text)
+        .into_iter()
+        .map(|(n, end)| (n, &prompt.text[end - 8..end]))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (1, ". Call}}"),
+            (2, "5 0123}}"),
+            (3, "earch]}}"),
+            (0, "0. None\n"),
+            (4, "ery day\n")
+        ]
+    );
 }
 
 #[test]
