@@ -199,9 +199,7 @@ pub fn example(
         return Ok(None);
     };
     let pieces = Pieces::with(tokenizer, END);
-    let Keyed {
-        mut tokens, keys, ..
-    } = pieces.prompt_keys("", &prompt)?;
+    let Keyed { mut tokens, keys } = pieces.prompt("", &prompt)?;
     let start = tokens.len() - 1;
     // The pointer head's choices, as the resolver makes them: the first among every number
     // and 0 at the prompt's last token; each next one after the comma, among the numbers

@@ -271,8 +271,7 @@ impl Model {
         let scores: Vec<f32> = (k.matmul(&q.t()?)? / (wq.dim(0)? as f64).sqrt())?
             .flatten_all()?
             .to_vec1()?;
-        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let lse = max + scores.iter().map(|s| (s - max).exp()).sum::<f32>().ln();
+        let lse = log_sum_exp(&scores);
         Ok(scores.iter().map(|s| s - lse).collect())
     }
 
@@ -355,16 +354,13 @@ impl Model {
         // One distribution per needed prefix (and the state's own), over the possible tokens
         // (constrained) or the whole vocabulary, as a map token -> log-probability.
         let distribution = |logits: &[f32], next: &[u32]| -> Vec<(u32, f32)> {
+            let lse = log_sum_exp(logits);
             if constrained {
-                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
                 next.iter()
                     .zip(logits)
                     .map(|(&t, l)| (t, l - lse))
                     .collect()
             } else {
-                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
                 next.iter()
                     .map(|&t| (t, logits[t as usize] - lse))
                     .collect()
@@ -475,6 +471,12 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// `ln(sum(exp(v)))`, computed without overflow.
+fn log_sum_exp(v: &[f32]) -> f32 {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + v.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
 }
 
 /// Recent states, for prompts that start with a sequence seen before.

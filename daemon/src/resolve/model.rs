@@ -11,7 +11,7 @@
 //! A model with a pointer head (`Config::pointer_size`) scores the numbers by pointing
 //! instead: at the prompt's last token (and after each comma), `Model::point` compares the
 //! position's hidden state with each candidate's, read at the last token of its entry
-//! (`Pieces::prompt_keys`), and normalizes over the numbers still open. The comma against
+//! (`Pieces::prompt`), and normalizes over the numbers still open. The comma against
 //! the end is still the language model's, after the number taken.
 //!
 //! Prompt and answer are tokenized in pieces (the screen prefix, the rest of the prompt, each
@@ -77,20 +77,11 @@ impl<'a> Pieces<'a> {
         Ok(deixis_model::tokenizer::encode(self.tokenizer, text)?)
     }
 
-    /// `lead` (constant text before every prompt) and the prompt, tokenized as two pieces:
-    /// the screen prefix and the request part. Returns the tokens and the prefix length.
-    pub fn prompt(&self, lead: &str, prompt: &Prompt) -> Result<(Vec<u32>, usize), ModelError> {
-        let mut tokens = self.encode(&format!("{lead}{}", &prompt.text[..prompt.prefix_len]))?;
-        let prefix = tokens.len();
-        tokens.extend(self.encode(&prompt.text[prompt.prefix_len..])?);
-        Ok((tokens, prefix))
-    }
-
-    /// [`Pieces::prompt`], and where the model reads each candidate.
-    pub fn prompt_keys(&self, lead: &str, prompt: &Prompt) -> Result<Keyed, ModelError> {
+    /// `lead` (constant text before every prompt) and the prompt, tokenized as two pieces
+    /// (the screen prefix and the request part), and where the model reads each candidate.
+    pub fn prompt(&self, lead: &str, prompt: &Prompt) -> Result<Keyed, ModelError> {
         let split = prompt.prefix_len;
         let mut tokens = Vec::new();
-        let mut prefix = 0;
         let mut keys = Vec::new();
         let ends = prompt::entry_ends(&prompt.text);
         let count = ends.iter().map(|&(n, _)| n + 1).max().unwrap_or(1);
@@ -116,15 +107,8 @@ impl<'a> Pieces<'a> {
                 keys[n] = at.map(|i| tokens.len() + i);
             }
             tokens.extend_from_slice(encoding.get_ids());
-            if from == 0 {
-                prefix = tokens.len();
-            }
         }
-        Ok(Keyed {
-            tokens,
-            prefix,
-            keys,
-        })
+        Ok(Keyed { tokens, keys })
     }
 
     /// `" N"` followed by the end token (`last`) or by a comma.
@@ -159,8 +143,6 @@ impl<'a> Pieces<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyed {
     pub tokens: Vec<u32>,
-    /// Tokens of the screen prefix (lead included).
-    pub prefix: usize,
     /// `keys[n]`: the position of the token holding the last byte of prompt number `n`'s
     /// entry (`prompt::entry_ends`); `None` for a number with no entry.
     pub keys: Vec<Option<usize>>,
@@ -273,7 +255,7 @@ impl ModelResolver {
         let mut pieces = Pieces::new(&self.model)?;
         pieces.space = self.style == Style::Plain;
         let prompt = self.prompt(request);
-        let Keyed { tokens, keys, .. } = pieces.prompt_keys(&self.lead, &prompt)?;
+        let Keyed { tokens, keys } = pieces.prompt(&self.lead, &prompt)?;
         let keys = self.model.has_pointer().then_some(keys.as_slice());
         let count = request.parse.candidates.len();
         // The longest answer must fit after the prompt.
