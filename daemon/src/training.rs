@@ -72,6 +72,10 @@ pub struct TrainConfig {
     /// Width of the pointer head (0, the default: none, the model names numbers in text).
     #[serde(default)]
     pub pointer_size: usize,
+    /// The pointer adds its match term: request tokens against entry tokens (default false;
+    /// see `deixis_model::pointer`).
+    #[serde(default)]
+    pub pointer_match: bool,
     /// The tokenizer lowercases text first (default false).
     #[serde(default)]
     pub lowercase: bool,
@@ -111,6 +115,9 @@ impl TrainConfig {
         if !(0.0..=100.0).contains(&self.prompt_loss_weight) {
             bail!("prompt_loss_weight must be between 0 and 100");
         }
+        if self.pointer_match && self.pointer_size == 0 {
+            bail!("pointer_match needs a pointer head (pointer_size > 0)");
+        }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");
         }
@@ -138,6 +145,7 @@ impl TrainConfig {
             self.max_positions,
         );
         config.pointer_size = self.pointer_size;
+        config.pointer_match = self.pointer_match;
         config
     }
 }
@@ -199,7 +207,11 @@ pub fn example(
         return Ok(None);
     };
     let pieces = Pieces::with(tokenizer, END);
-    let Keyed { mut tokens, keys } = pieces.prompt("", &prompt)?;
+    let Keyed {
+        mut tokens,
+        keys,
+        request,
+    } = pieces.prompt("", &prompt)?;
     let start = tokens.len() - 1;
     // The pointer head's choices, as the resolver makes them: the first among every number
     // and 0 at the prompt's last token; each next one after the comma, among the numbers
@@ -224,7 +236,7 @@ pub fn example(
         };
         choices.push(Choice {
             query,
-            keys: at,
+            entries: at,
             target,
         });
         query += pieces.number(n, false)?.len();
@@ -238,6 +250,7 @@ pub fn example(
         tokens,
         scored,
         choices,
+        request,
     }))
 }
 
@@ -675,6 +688,7 @@ mod tests {
             eval_every: 4,
             prompt_loss_weight: 0.0,
             pointer_size: 16,
+            pointer_match: true,
             lowercase: false,
         }
     }
@@ -717,29 +731,41 @@ mod tests {
             targets.sort_unstable();
             assert_eq!(named, targets, "{}: {text}", case.id);
             none += usize::from(numbers == [0]);
-            // The pointer's choices: one per number, each key the last token of an entry, the
-            // target's the entry of that number.
+            // The pointer's choices: one per number, each entry from its first token to its
+            // last, the target's the entry of that number.
             assert_eq!(e.choices.len(), numbers.len(), "{}", case.id);
-            let upto = |k: usize| {
-                tok.decode(&e.tokens[..=k], false)
+            let decode = |range: std::ops::RangeInclusive<usize>| {
+                tok.decode(&e.tokens[range], false)
                     .expect("decode")
                     .to_lowercase()
             };
             for (c, &n) in e.choices.iter().zip(&numbers) {
-                for &k in &c.keys {
-                    let text = upto(k);
-                    assert!(text.ends_with("}}") || text.ends_with('\n'), "{text}");
+                for &(first, last) in &c.entries {
+                    let text = decode(first..=last);
+                    let text = text.trim_start();
+                    let tagged = text.starts_with("{{") && text.ends_with("}}");
+                    let line = text.ends_with('\n')
+                        && text.find(". ").is_some_and(|d| {
+                            d > 0 && text[..d].bytes().all(|b| b.is_ascii_digit())
+                        });
+                    assert!(tagged || line, "{}: not an entry: {text:?}", case.id);
+                    assert!(!text[2..text.len() - 2].contains("}}"), "{text:?}");
                 }
-                let text = upto(c.keys[c.target]);
-                let entry = match text.strip_suffix("}}") {
-                    Some(t) => &t[t.rfind("{{").expect("an open tag") + 2..],
-                    None => text[..text.len() - 1].rsplit('\n').next().expect("a line"),
-                };
+                let entry = decode(c.entries[c.target].0..=c.entries[c.target].1);
+                let entry = entry.trim_start().trim_start_matches("{{");
                 assert!(entry.starts_with(&format!("{n}. ")), "{n}: {entry}");
                 // The query reads the prompt's last token, or the comma after a number.
-                let q = upto(c.query);
+                let q = decode(0..=c.query);
                 assert!(q.ends_with("relevant entity:") || q.ends_with(','), "{q}");
             }
+            // The request: the dialogue and the request after the last entry.
+            let request = decode(e.request.start..=e.request.end - 1);
+            assert!(
+                request.starts_with("dialogue:") || request.starts_with("user request:"),
+                "{request:?}"
+            );
+            assert!(request.ends_with("relevant entity:"), "{request:?}");
+            assert!(request.contains(&case.query.to_lowercase()), "{request:?}");
         }
         assert!(none > 0, "no case without a target");
     }

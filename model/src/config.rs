@@ -69,6 +69,10 @@ pub struct Config {
     /// projection (`pointer.q.weight`, `pointer.k.weight`, `[pointer_size, hidden_size]`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub pointer_size: usize,
+    /// The pointer adds its match term (`crate::pointer`; weights `pointer.u.weight`,
+    /// `pointer.v.weight`, `[pointer_size, hidden_size]`). Needs a pointer head.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pointer_match: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -140,6 +144,9 @@ impl Config {
         if self.pointer_size > 0 && self.architecture != Architecture::Deixis {
             return bad("only the deixis architecture has a pointer head".into());
         }
+        if self.pointer_match && self.pointer_size == 0 {
+            return bad("pointer_match needs a pointer head (pointer_size > 0)".into());
+        }
         if self.pointer_size > self.hidden_size * 16 {
             return bad(format!(
                 "pointer_size {} is out of proportion to hidden_size {}",
@@ -209,6 +216,7 @@ impl Config {
                 bos_token_id: id("bos_token_id"),
                 eos_token_id: id("eos_token_id"),
                 pointer_size: 0,
+                pointer_match: false,
             },
             "opt" => {
                 let hidden = num("hidden_size")?;
@@ -253,6 +261,7 @@ impl Config {
                     bos_token_id: id("bos_token_id"),
                     eos_token_id: id("eos_token_id"),
                     pointer_size: 0,
+                    pointer_match: false,
                 }
             }
             other => {
@@ -288,6 +297,7 @@ mod tests {
             bos_token_id: None,
             eos_token_id: Some(2),
             pointer_size: 0,
+            pointer_match: false,
         };
         assert_eq!(Config::from_json(&c.to_json()), Ok(c.clone()));
         let newer = c
@@ -305,6 +315,21 @@ mod tests {
             Config::from_json(&odd.to_json()),
             Err(ConfigError::Invalid(_))
         ));
+        // A match term without a pointer head to add it to is refused; with one it loads.
+        let matching = Config {
+            architecture: Architecture::Deixis,
+            pointer_match: true,
+            ..c.clone()
+        };
+        assert!(matches!(
+            Config::from_json(&matching.to_json()),
+            Err(ConfigError::Invalid(m)) if m.contains("pointer_match")
+        ));
+        let pointed = Config {
+            pointer_size: 16,
+            ..matching
+        };
+        assert_eq!(Config::from_json(&pointed.to_json()), Ok(pointed.clone()));
         let unknown = c.to_json().replace("{", "{\"surprise\": 1,");
         assert!(matches!(
             Config::from_json(&unknown),

@@ -254,6 +254,7 @@ fn read_gguf(path: &Path) -> Result<Read, ConvertError> {
         bos_token_id: id("tokenizer.ggml.bos_token_id"),
         eos_token_id: id("tokenizer.ggml.eos_token_id"),
         pointer_size: 0,
+        pointer_match: false,
     };
     config.validate()?;
     Ok((config, tensors, tok))

@@ -8,6 +8,7 @@
 //! - `tokenizer`: tokenizer.json, and the one built from a GGUF vocabulary.
 //! - `nn`, `decoder`, `kernels`: the building blocks, the decoder they make, our own GEMV.
 //! - `llama`, `opt`, `deixis`: the architectures, one file each.
+//! - `pointer`: the pointer head's match term (request tokens against entry tokens).
 //! - `runtime`: loading a model directory, KV-cache states, prefix reuse, scoring of
 //!   continuations, greedy generation.
 //! - `flash`: the flash-offloaded engine (FFN weights on disk, read on demand within a DRAM
@@ -23,6 +24,7 @@ pub mod kernels;
 pub mod llama;
 pub mod nn;
 pub mod opt;
+pub mod pointer;
 pub mod runtime;
 pub mod tokenizer;
 pub mod train;

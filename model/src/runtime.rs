@@ -51,8 +51,8 @@ pub struct Model {
     pub config: Config,
     pub tokenizer: tokenizers::Tokenizer,
     decoder: Decoder,
-    /// The pointer head's query and key projections `[pointer_size, width]`, if it has one.
-    pointer: Option<(Tensor, Tensor)>,
+    /// The pointer head, if it has one.
+    pointer: Option<Pointer>,
     pub ctx: Ctx,
 }
 
@@ -62,6 +62,14 @@ impl std::fmt::Debug for Model {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// A pointer head's projections, each `[pointer_size, width]`.
+struct Pointer {
+    q: Tensor,
+    k: Tensor,
+    /// The match term's (`crate::pointer`): request tokens, entry tokens.
+    matching: Option<(Tensor, Tensor)>,
 }
 
 /// The KV caches after a token sequence, and the logits that follow it.
@@ -156,10 +164,19 @@ impl Model {
             0 => None,
             p => {
                 let shape = [p, config.hidden_size];
-                Some((
-                    weights.take("pointer.q.weight", &shape)?,
-                    weights.take("pointer.k.weight", &shape)?,
-                ))
+                let matching = if config.pointer_match {
+                    Some((
+                        weights.take("pointer.u.weight", &shape)?,
+                        weights.take("pointer.v.weight", &shape)?,
+                    ))
+                } else {
+                    None
+                };
+                Some(Pointer {
+                    q: weights.take("pointer.q.weight", &shape)?,
+                    k: weights.take("pointer.k.weight", &shape)?,
+                    matching,
+                })
             }
         };
         Ok(Model {
@@ -241,24 +258,32 @@ impl Model {
     }
 
     /// The pointer head's log-probabilities, at position `query` of `state`, of the candidates
-    /// read at positions `keys` (normalized over them).
+    /// whose entries are at positions `entries` (first and last token; the dot term reads the
+    /// last), normalized over them. The match term, when the model has one, reads the request
+    /// at positions `request`.
     pub fn point(
         &self,
         state: &State,
         query: usize,
-        keys: &[usize],
+        entries: &[(usize, usize)],
+        request: std::ops::Range<usize>,
     ) -> Result<Vec<f32>, ModelError> {
         let msg = |m: String| ModelError::Candle(candle_core::Error::Msg(m));
-        let (Some((wq, wk)), Some(hidden)) = (&self.pointer, &state.hidden) else {
+        let (Some(pointer), Some(hidden)) = (&self.pointer, &state.hidden) else {
             return Err(msg("the model has no pointer head".into()));
         };
-        if let Some(&bad) = keys.iter().chain([&query]).find(|&&p| p >= state.len()) {
+        let past = entries
+            .iter()
+            .flat_map(|&(first, last)| [first, last])
+            .chain([query, request.end.saturating_sub(1)])
+            .find(|&p| p >= state.len());
+        if let Some(bad) = past {
             return Err(msg(format!(
                 "position {bad} is past the state's {} tokens",
                 state.len()
             )));
         }
-        if keys.is_empty() {
+        if entries.is_empty() {
             return Ok(Vec::new());
         }
         let dev = Device::Cpu;
@@ -266,11 +291,16 @@ impl Model {
             let at: Vec<u32> = at.iter().map(|&p| p as u32).collect();
             hidden.index_select(&Tensor::new(at.as_slice(), &dev)?, 0)
         };
-        let q = rows(&[query])?.matmul(&wq.t()?)?;
-        let k = rows(keys)?.matmul(&wk.t()?)?;
-        let scores: Vec<f32> = (k.matmul(&q.t()?)? / (wq.dim(0)? as f64).sqrt())?
-            .flatten_all()?
-            .to_vec1()?;
+        let keys: Vec<usize> = entries.iter().map(|&(_, last)| last).collect();
+        let q = rows(&[query])?.matmul(&pointer.q.t()?)?;
+        let k = rows(&keys)?.matmul(&pointer.k.t()?)?;
+        let mut scores = (k.matmul(&q.t()?)? / (pointer.q.dim(0)? as f64).sqrt())?.flatten_all()?;
+        if let Some((u, v)) = &pointer.matching {
+            let request: Vec<u32> = request.map(|i| i as u32).collect();
+            let m = crate::pointer::matches(hidden, &request, entries, u, v)?;
+            scores = (scores + m)?;
+        }
+        let scores: Vec<f32> = scores.to_vec1()?;
         let lse = log_sum_exp(&scores);
         Ok(scores.iter().map(|s| s - lse).collect())
     }

@@ -28,15 +28,19 @@ pub struct Example {
     pub scored: Vec<usize>,
     /// The pointer head's choices (a model without one ignores them).
     pub choices: Vec<Choice>,
+    /// Positions of the request's tokens (dialogue and request), read by the pointer's match
+    /// term (`crate::pointer`).
+    pub request: std::ops::Range<usize>,
 }
 
-/// One choice of the pointer head: at position `query`, which of the candidates read at
-/// positions `keys` comes next in the answer.
+/// One choice of the pointer head: at position `query`, which of the candidates whose entries
+/// are at positions `entries` (first and last token; the last is where the pointer reads it)
+/// comes next in the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
     pub query: usize,
-    pub keys: Vec<usize>,
-    /// Index into `keys`.
+    pub entries: Vec<(usize, usize)>,
+    /// Index into `entries`.
     pub target: usize,
 }
 
@@ -139,6 +143,7 @@ pub fn config(
         bos_token_id: None,
         eos_token_id: Some(1),
         pointer_size: 0,
+        pointer_match: false,
     }
 }
 
@@ -178,6 +183,11 @@ impl Trainer {
                 vec![config.pointer_size, d],
                 false,
             ));
+        }
+        if config.pointer_match {
+            for name in ["pointer.u.weight", "pointer.v.weight"] {
+                shapes.push((name.into(), vec![config.pointer_size, d], false));
+            }
         }
         let mut vars = Vec::with_capacity(shapes.len());
         for (name, shape, ones) in shapes {
@@ -286,12 +296,30 @@ impl Trainer {
         // so one matrix product serves the whole batch.
         let (mut queries, mut keys, mut spans, mut targets) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut matches = Vec::new();
         for (n, e) in batch.iter().enumerate() {
+            let first = keys.len();
             for c in &e.choices {
                 queries.push((n * t + c.query) as u32);
-                spans.push((keys.len(), c.keys.len()));
+                spans.push((keys.len(), c.entries.len()));
                 targets.push((keys.len() + c.target) as u32);
-                keys.extend(c.keys.iter().map(|&k| (n * t + k) as u32));
+                keys.extend(c.entries.iter().map(|&(_, k)| (n * t + k) as u32));
+            }
+            if self.config.pointer_match && keys.len() > first {
+                let request: Vec<u32> = e.request.clone().map(|i| (n * t + i) as u32).collect();
+                let entries: Vec<(usize, usize)> = e
+                    .choices
+                    .iter()
+                    .flat_map(|c| &c.entries)
+                    .map(|&(a, b)| (n * t + a, n * t + b))
+                    .collect();
+                matches.push(crate::pointer::matches(
+                    hidden,
+                    &request,
+                    &entries,
+                    self.var("pointer.u.weight")?,
+                    self.var("pointer.v.weight")?,
+                )?);
             }
         }
         // Large and finite: -inf could turn into NaN in a backward pass.
@@ -307,11 +335,11 @@ impl Trainer {
         };
         let q = pick(&queries, "pointer.q.weight")?;
         let k = pick(&keys, "pointer.k.weight")?;
-        let scores = (q.matmul(&k.t()?)? / (p as f64).sqrt())?.broadcast_add(&Tensor::from_vec(
-            mask,
-            (queries.len(), keys.len()),
-            &dev,
-        )?)?;
+        let mut scores = (q.matmul(&k.t()?)? / (p as f64).sqrt())?
+            .broadcast_add(&Tensor::from_vec(mask, (queries.len(), keys.len()), &dev)?)?;
+        if !matches.is_empty() {
+            scores = scores.broadcast_add(&Tensor::cat(&matches, 0)?.unsqueeze(0)?)?;
+        }
         let loss =
             candle_nn::loss::cross_entropy(&scores, &Tensor::new(targets.as_slice(), &dev)?)?;
         Ok(Some(loss))
@@ -566,6 +594,7 @@ mod tests {
                     tokens,
                     scored,
                     choices: Vec::new(),
+                    request: 0..0,
                 }
             })
             .collect()
@@ -663,6 +692,7 @@ mod tests {
     #[test]
     fn the_pointer_head_learns_to_point_and_the_runtime_points_as_trained() {
         // Toy pointing: the last token repeats one of the four before it; point at that one.
+        // With and without the match term (which reads the last token as the request).
         let tok = crate::tokenizer::train(texts().into_iter(), 120, false).expect("tokenizer");
         let vocab = tok.get_vocab_size(true);
         let base = 10u32;
@@ -676,50 +706,64 @@ mod tests {
                     scored: Vec::new(),
                     choices: vec![Choice {
                         query: 4,
-                        keys: vec![0, 1, 2, 3],
+                        entries: (0..4).map(|i| (i, i)).collect(),
                         target,
                     }],
+                    request: 4..5,
                 }
             })
             .collect();
-        let mut cfg = config(vocab, 32, 2, 4, 2, 64, 64);
-        cfg.pointer_size = 16;
-        let mut trainer = Trainer::new(cfg, 5, 1e-2).expect("trainer");
-        let loss = |t: &Trainer| {
-            t.loss(&data)
-                .and_then(|l| l.to_scalar::<f32>())
-                .expect("loss")
-        };
-        let first = loss(&trainer);
-        assert!(
-            (first - 4f32.ln()).abs() < 0.2,
-            "an untrained head is near chance: {first}"
-        );
-        for _ in 0..80 {
-            trainer.step(&data).expect("step");
-        }
-        let last = loss(&trainer);
-        assert!(last < first * 0.3, "pointer loss {first} -> {last}");
-
-        // Exported, the runtime's pointer gives the trainer's probabilities.
-        let dir = tempfile::tempdir().expect("dir");
-        trainer.export(dir.path(), &tok).expect("export");
-        let model = Model::load(dir.path()).expect("load");
-        assert!(model.has_pointer());
-        for e in &data[..4] {
-            let state = model.extend(&model.empty(), &e.tokens).expect("run");
-            let ours = model.point(&state, 4, &[0, 1, 2, 3]).expect("point");
-            assert!((ours.iter().map(|l| l.exp()).sum::<f32>() - 1.0).abs() < 1e-4);
-            for target in 0..4 {
-                let mut one = e.clone();
-                one.choices[0].target = target;
-                let theirs = -loss_of(&trainer, &one);
-                assert!((ours[target] - theirs).abs() < 1e-4, "{ours:?} vs {theirs}");
+        for matching in [false, true] {
+            let mut cfg = config(vocab, 32, 2, 4, 2, 64, 64);
+            cfg.pointer_size = 16;
+            cfg.pointer_match = matching;
+            let mut trainer = Trainer::new(cfg, 5, 1e-2).expect("trainer");
+            let loss = |t: &Trainer| {
+                t.loss(&data)
+                    .and_then(|l| l.to_scalar::<f32>())
+                    .expect("loss")
+            };
+            let first = loss(&trainer);
+            assert!(
+                (first - 4f32.ln()).abs() < 0.2,
+                "an untrained head is near chance: {first} (match {matching})"
+            );
+            for _ in 0..80 {
+                trainer.step(&data).expect("step");
             }
+            let last = loss(&trainer);
+            assert!(
+                last < first * 0.3,
+                "pointer loss {first} -> {last} (match {matching})"
+            );
+
+            // Exported, the runtime's pointer gives the trainer's probabilities.
+            let dir = tempfile::tempdir().expect("dir");
+            trainer.export(dir.path(), &tok).expect("export");
+            let model = Model::load(dir.path()).expect("load");
+            assert!(model.has_pointer());
+            for e in &data[..4] {
+                let state = model.extend(&model.empty(), &e.tokens).expect("run");
+                let ours = model
+                    .point(&state, 4, &e.choices[0].entries, e.request.clone())
+                    .expect("point");
+                assert!((ours.iter().map(|l| l.exp()).sum::<f32>() - 1.0).abs() < 1e-4);
+                for target in 0..4 {
+                    let mut one = e.clone();
+                    one.choices[0].target = target;
+                    let theirs = -loss_of(&trainer, &one);
+                    assert!(
+                        (ours[target] - theirs).abs() < 1e-4,
+                        "{ours:?} vs {theirs} (match {matching})"
+                    );
+                }
+            }
+            // A position past the state is refused, not read.
+            let state = model.extend(&model.empty(), &data[0].tokens).expect("run");
+            assert!(model.point(&state, 5, &[(0, 0)], 4..5).is_err());
+            assert!(model.point(&state, 4, &[(0, 5)], 4..5).is_err());
+            assert!(model.point(&state, 4, &[(0, 0)], 4..6).is_err());
         }
-        // A position past the state is refused, not read.
-        let state = model.extend(&model.empty(), &data[0].tokens).expect("run");
-        assert!(model.point(&state, 5, &[0]).is_err());
     }
 
     /// The trainer's pointer loss of one example.

@@ -52,16 +52,25 @@ pub fn render(
     Prompt { text, prefix_len }
 }
 
-/// Where each candidate's entry ends in a rendered prompt: `(prompt number, byte offset just
-/// past the entry)`, in the order they appear. A tagged candidate ends after its `}}`; an
-/// entity of the `Entities:` block (0, "None", included) after its line's newline.
+/// One candidate's entry in a rendered prompt: its prompt number and its bytes
+/// (`text[start..end]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub number: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The candidates' entries in a rendered prompt, in the order they appear. A tagged candidate
+/// is its `{{n. text}}`; an entity of the `Entities:` block (0, "None", included) is its line,
+/// newline included.
 ///
 /// A pointer-headed model reads a candidate at the token holding its entry's last byte: by
 /// then it has read the whole entry. The parse defuses braces in screen text and every entity
 /// line is one line (`clean` collapses whitespace), so scanning the text finds exactly the
-/// entries `render` wrote.
-pub fn entry_ends(text: &str) -> Vec<(usize, usize)> {
-    let mut ends = Vec::new();
+/// entries `render` wrote. Everything after the last entry is dialogue and request.
+pub fn entries(text: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
     // The last such block is the real one: screen text comes before it, and after it only
     // entity lines, dialogue lines ("speaker: text") and the request.
     let screen_end = text
@@ -74,8 +83,12 @@ pub fn entry_ends(text: &str) -> Vec<(usize, usize)> {
         let Some(close) = text[start..screen_end].find("}}") else {
             break;
         };
-        if let Ok(n) = text[start..start + digits].parse::<usize>() {
-            ends.push((n, start + close + 2));
+        if let Ok(number) = text[start..start + digits].parse::<usize>() {
+            entries.push(Entry {
+                number,
+                start: start - 2,
+                end: start + close + 2,
+            });
         }
         at = start + close + 2;
     }
@@ -89,13 +102,17 @@ pub fn entry_ends(text: &str) -> Vec<(usize, usize)> {
             if digits == 0 || !line[digits..].starts_with(". ") || !line.ends_with('\n') {
                 break;
             }
-            if let Ok(n) = line[..digits].parse::<usize>() {
-                ends.push((n, at + line.len()));
+            if let Ok(number) = line[..digits].parse::<usize>() {
+                entries.push(Entry {
+                    number,
+                    start: at,
+                    end: at + line.len(),
+                });
             }
             at += line.len();
         }
     }
-    ends
+    entries
 }
 
 /// The `Entities:` block: "0. None", then each element without a box with its prompt number.

@@ -11,8 +11,10 @@
 //! A model with a pointer head (`Config::pointer_size`) scores the numbers by pointing
 //! instead: at the prompt's last token (and after each comma), `Model::point` compares the
 //! position's hidden state with each candidate's, read at the last token of its entry
-//! (`Pieces::prompt`), and normalizes over the numbers still open. The comma against
-//! the end is still the language model's, after the number taken.
+//! (`Pieces::prompt`), adds the match of the request's tokens against the entry's tokens
+//! when the model has that term (`Config::pointer_match`), and normalizes over the numbers
+//! still open. The comma against the end is still the language model's, after the number
+//! taken.
 //!
 //! Prompt and answer are tokenized in pieces (the screen prefix, the rest of the prompt, each
 //! `" N"`, each `","`), the same way in training (`crate::training`) and here, so a screen's
@@ -78,14 +80,17 @@ impl<'a> Pieces<'a> {
     }
 
     /// `lead` (constant text before every prompt) and the prompt, tokenized as two pieces
-    /// (the screen prefix and the request part), and where the model reads each candidate.
+    /// (the screen prefix and the request part), and where the model reads each candidate
+    /// and the request.
     pub fn prompt(&self, lead: &str, prompt: &Prompt) -> Result<Keyed, ModelError> {
         let split = prompt.prefix_len;
         let mut tokens = Vec::new();
-        let mut keys = Vec::new();
-        let ends = prompt::entry_ends(&prompt.text);
-        let count = ends.iter().map(|&(n, _)| n + 1).max().unwrap_or(1);
-        keys.resize(count, None);
+        let entries = prompt::entries(&prompt.text);
+        let count = entries.iter().map(|e| e.number + 1).max().unwrap_or(1);
+        let mut keys = vec![None; count];
+        // The request: everything after the last entry.
+        let request_at = entries.iter().map(|e| e.end).max().unwrap_or(split);
+        let mut request = None;
         for (text, from, to, shift) in [
             (
                 format!("{lead}{}", &prompt.text[..split]),
@@ -100,15 +105,32 @@ impl<'a> Pieces<'a> {
                 .encode(text.as_str(), false)
                 .map_err(|e| deixis_model::tokenizer::TokenizerError::Encode(e.to_string()))?;
             let offsets = encoding.get_offsets();
-            for &(n, end) in ends.iter().filter(|&&(_, end)| end > from && end <= to) {
-                // The last token that starts before the entry's end holds its last byte.
-                let end = end - from + shift;
-                let at = offsets.iter().rposition(|&(start, _)| start < end);
-                keys[n] = at.map(|i| tokens.len() + i);
+            // The token holding byte `at` of the prompt (`at` in this piece).
+            let holding = |at: usize| {
+                let at = at - from + shift;
+                offsets
+                    .iter()
+                    .rposition(|&(start, _)| start <= at)
+                    .map(|i| tokens.len() + i)
+            };
+            for e in entries.iter().filter(|e| e.end > from && e.end <= to) {
+                // Entries lie within one piece: the prefix ends at a line's end.
+                if let (Some(first), Some(last)) = (holding(e.start.max(from)), holding(e.end - 1))
+                {
+                    keys[e.number] = Some((first, last));
+                }
+            }
+            if request.is_none() && request_at >= from && request_at < to {
+                request = holding(request_at);
             }
             tokens.extend_from_slice(encoding.get_ids());
         }
-        Ok(Keyed { tokens, keys })
+        let request = request.unwrap_or(tokens.len())..tokens.len();
+        Ok(Keyed {
+            tokens,
+            keys,
+            request,
+        })
     }
 
     /// `" N"` followed by the end token (`last`) or by a comma.
@@ -139,13 +161,15 @@ impl<'a> Pieces<'a> {
     }
 }
 
-/// A prompt's tokens and where the model reads each candidate.
+/// A prompt's tokens and where the model reads each candidate and the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyed {
     pub tokens: Vec<u32>,
-    /// `keys[n]`: the position of the token holding the last byte of prompt number `n`'s
-    /// entry (`prompt::entry_ends`); `None` for a number with no entry.
-    pub keys: Vec<Option<usize>>,
+    /// `keys[n]`: the positions of the tokens holding the first and the last byte of prompt
+    /// number `n`'s entry (`prompt::entries`); `None` for a number with no entry.
+    pub keys: Vec<Option<(usize, usize)>>,
+    /// The tokens after the last entry: dialogue and request.
+    pub request: std::ops::Range<usize>,
 }
 
 /// The chat template's wrapping of one user turn and the assistant's answer start.
@@ -255,8 +279,9 @@ impl ModelResolver {
         let mut pieces = Pieces::new(&self.model)?;
         pieces.space = self.style == Style::Plain;
         let prompt = self.prompt(request);
-        let Keyed { tokens, keys } = pieces.prompt(&self.lead, &prompt)?;
-        let keys = self.model.has_pointer().then_some(keys.as_slice());
+        let keyed = pieces.prompt(&self.lead, &prompt)?;
+        let tokens = &keyed.tokens;
+        let keys = self.model.has_pointer().then_some(&keyed);
         let count = request.parse.candidates.len();
         // The longest answer must fit after the prompt.
         let longest = pieces.number(count, false)?.len() * MAX_SELECTED + 1;
@@ -271,7 +296,7 @@ impl ModelResolver {
             .cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .state(&self.model, &tokens)?;
+            .state(&self.model, tokens)?;
 
         let (probs, more) = self.step(&pieces, &state, count, &[], keys)?;
         let mut ranked: Vec<Ranked> = (1..=count)
@@ -322,22 +347,24 @@ impl ModelResolver {
         state: &deixis_model::State,
         count: usize,
         taken: &[usize],
-        keys: Option<&[Option<usize>]>,
+        keys: Option<&Keyed>,
     ) -> Result<(Vec<f64>, Vec<bool>), ModelError> {
         let first = usize::from(!taken.is_empty());
         let numbers: Vec<usize> = (first..=count).filter(|n| !taken.contains(n)).collect();
-        if let Some(keys) = keys {
+        if let Some(keyed) = keys {
             let at = numbers
                 .iter()
                 .map(|&n| {
-                    keys.get(n).copied().flatten().ok_or_else(|| {
+                    keyed.keys.get(n).copied().flatten().ok_or_else(|| {
                         ModelError::Candle(candle_core::Error::Msg(format!(
                             "prompt number {n} has no entry in the prompt"
                         )))
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let scores = self.model.point(state, state.len() - 1, &at)?;
+            let scores = self
+                .model
+                .point(state, state.len() - 1, &at, keyed.request.clone())?;
             let mut probs = vec![0.0; count + 1];
             for (&n, s) in numbers.iter().zip(scores) {
                 probs[n] = f64::from(s).exp();
@@ -431,14 +458,26 @@ mod tests {
     /// An untrained model of our architecture (random weights) with a tokenizer trained on
     /// generated prompts, and some generated cases.
     fn untrained(max_positions: usize) -> (tempfile::TempDir, Vec<deixis_parser::Case>) {
+        untrained_with(max_positions, 0, false)
+    }
+
+    /// `untrained`, with a pointer head of `pointer_size` (0: none), with or without its match
+    /// term.
+    fn untrained_with(
+        max_positions: usize,
+        pointer_size: usize,
+        pointer_match: bool,
+    ) -> (tempfile::TempDir, Vec<deixis_parser::Case>) {
         let cases = crate::datagen::generate(21, 12);
         let texts: Vec<String> = cases
             .iter()
             .map(|c| format!("{} {:?}", c.query, c.elements))
             .collect();
         let tok = deixis_model::tokenizer::train(texts.into_iter(), 300, false).expect("tokenizer");
-        let config =
+        let mut config =
             deixis_model::train::config(tok.get_vocab_size(true), 32, 2, 4, 2, 64, max_positions);
+        config.pointer_size = pointer_size;
+        config.pointer_match = pointer_match;
         let trainer = deixis_model::train::Trainer::new(config, 1, 1e-3).expect("trainer");
         let dir = tempfile::tempdir().expect("dir");
         trainer.export(dir.path(), &tok).expect("export");
@@ -463,10 +502,18 @@ mod tests {
 
     #[test]
     fn every_candidate_is_ranked_once_with_a_probability() {
-        let (dir, cases) = untrained(2048);
-        let resolver = ModelResolver::load(dir.path(), 300).expect("load");
-        assert_eq!(resolver.style(), &Style::Plain);
-        for case in &cases {
+        // Text numbers, a pointer head, a pointer head with its match term.
+        for (pointer_size, pointer_match) in [(0, false), (16, false), (16, true)] {
+            let (dir, cases) = untrained_with(2048, pointer_size, pointer_match);
+            let resolver = ModelResolver::load(dir.path(), 300).expect("load");
+            assert_eq!(resolver.style(), &Style::Plain);
+            assert_eq!(resolver.model().has_pointer(), pointer_size > 0);
+            ranks_every_candidate_once(&resolver, &cases);
+        }
+    }
+
+    fn ranks_every_candidate_once(resolver: &ModelResolver, cases: &[deixis_parser::Case]) {
+        for case in cases {
             let settings = ParseSettings::default();
             let p = prepare(
                 case.size,
@@ -492,7 +539,7 @@ mod tests {
                 assert!(answer.ranked[k..].iter().all(|r| !r.selected));
             }
             // A prepared screen prefix gives the same answer.
-            assert_eq!(answer_of(&resolver, case, true), answer);
+            assert_eq!(answer_of(resolver, case, true), answer);
         }
     }
 

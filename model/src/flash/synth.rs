@@ -88,6 +88,7 @@ impl Synth {
             bos_token_id: None,
             eos_token_id: None,
             pointer_size: 0,
+            pointer_match: false,
         }
     }
 

@@ -89,6 +89,7 @@ fn small_model(dir: &Path, arch: Architecture, seed: u64) -> (PathBuf, PathBuf, 
                 bos_token_id: None,
                 eos_token_id: Some(2),
                 pointer_size: 0,
+                pointer_match: false,
             }
             .to_json()
         }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::element::{Rect, ScreenSize};
 use crate::format::read_screen_file;
-use crate::prompt::{entry_ends, render};
+use crate::prompt::{entries, render};
 
 /// Parses a screen file and renders the parse, its candidates' element ids and diagnostics.
 fn check(file: &str, expect: Expect) {
@@ -497,18 +497,21 @@ fn prompt_matches_the_design() {
         Relevant entity:"#]]
     .assert_eq(&prompt.text);
     assert!(prompt.text[..prompt.prefix_len].ends_with("[icon: search]}}\n"));
-    let ends: Vec<(usize, &str)> = entry_ends(&prompt.text)
+    let entries: Vec<(usize, &str)> = entries(&prompt.text)
         .into_iter()
-        .map(|(n, end)| (n, &prompt.text[end - 8..end]))
+        .map(|e| (e.number, &prompt.text[e.start..e.end]))
         .collect();
     assert_eq!(
-        ends,
+        entries,
         [
-            (1, ". Call}}"),
-            (2, "5 0123}}"),
-            (3, "earch]}}"),
+            (1, "{{1. Call}}"),
+            (2, "{{2. +1 408 555 0123}}"),
+            (3, "{{3. [icon: search]}}"),
             (0, "0. None\n"),
-            (4, "ery day\n")
+            (
+                4,
+                "4. Type: alarm | name: Wake up | description: 7:00 every day\n"
+            )
         ]
     );
 }
