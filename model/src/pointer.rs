@@ -11,7 +11,7 @@
 //! found in an entry is then a strong signal from the first steps of training on, and the
 //! contextual states let it grow past exact words (synonyms, a field's label before its value).
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 
 /// An entry's tokens read by the match term at most: its last ones (its key among them).
 pub const MAX_ENTRY_TOKENS: usize = 64;
@@ -25,10 +25,10 @@ pub fn matches(
     u: &Tensor,
     v: &Tensor,
 ) -> candle_core::Result<Tensor> {
-    let dev = Device::Cpu;
+    let dev = hidden.device();
     let p = u.dim(0)?;
     if request.is_empty() || entries.is_empty() {
-        return Tensor::zeros(entries.len(), hidden.dtype(), &dev);
+        return Tensor::zeros(entries.len(), hidden.dtype(), dev);
     }
     let len = |&(first, last): &(usize, usize)| {
         (last + 1).saturating_sub(first).clamp(1, MAX_ENTRY_TOKENS)
@@ -46,12 +46,12 @@ pub fn matches(
         }
     }
     let u = hidden
-        .index_select(&Tensor::new(request, &dev)?, 0)?
+        .index_select(&Tensor::new(request, dev)?, 0)?
         .matmul(&u.t()?)?;
     let v = hidden
-        .index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?
+        .index_select(&Tensor::new(rows.as_slice(), dev)?, 0)?
         .matmul(&v.t()?)?;
-    let mask = Tensor::from_vec(mask, (1, entries.len(), width), &dev)?;
+    let mask = Tensor::from_vec(mask, (1, entries.len(), width), dev)?;
     (u.matmul(&v.t()?)? / (p as f64).sqrt())?
         .reshape((request.len(), entries.len(), width))?
         .broadcast_add(&mask)?

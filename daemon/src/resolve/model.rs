@@ -281,7 +281,7 @@ impl ModelResolver {
         let prompt = self.prompt(request);
         let keyed = pieces.prompt(&self.lead, &prompt)?;
         let tokens = &keyed.tokens;
-        let keys = self.model.has_pointer().then_some(&keyed);
+        let pointing = self.model.has_pointer().then_some(&keyed);
         let count = request.parse.candidates.len();
         // The longest answer must fit after the prompt.
         let longest = pieces.number(count, false)?.len() * MAX_SELECTED + 1;
@@ -298,7 +298,7 @@ impl ModelResolver {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .state(&self.model, tokens)?;
 
-        let (probs, more) = self.step(&pieces, &state, count, &[], keys)?;
+        let (probs, more) = self.step(&pieces, &state, count, &[], pointing)?;
         let mut ranked: Vec<Ranked> = (1..=count)
             .map(|n| Ranked {
                 number: n,
@@ -314,7 +314,7 @@ impl ModelResolver {
             while go_on && selected.len() < MAX_SELECTED {
                 let last = *selected.last().unwrap_or(&best);
                 state = self.model.extend(&state, &pieces.number(last, false)?)?;
-                let (p, m) = self.step(&pieces, &state, count, &selected, keys)?;
+                let (p, m) = self.step(&pieces, &state, count, &selected, pointing)?;
                 let next = argmax(&p, &selected);
                 if next == 0 {
                     break;
@@ -338,20 +338,20 @@ impl ModelResolver {
     /// Probability of each number 0..=count after `state` (the ones in `taken` excluded, and
     /// 0 too once something is taken), and whether a comma is likelier than the end after it.
     ///
-    /// With `keys` (a pointer-headed model: where each number's entry is read), the pointer
-    /// head gives the probabilities, and the comma is weighed after the most probable number
-    /// only (the one the caller takes).
+    /// With `pointing` (a pointer-headed model: where each entry and the request are read),
+    /// the pointer head gives the probabilities, and the comma is weighed after the most
+    /// probable number only (the one the caller takes).
     fn step(
         &self,
         pieces: &Pieces<'_>,
         state: &deixis_model::State,
         count: usize,
         taken: &[usize],
-        keys: Option<&Keyed>,
+        pointing: Option<&Keyed>,
     ) -> Result<(Vec<f64>, Vec<bool>), ModelError> {
         let first = usize::from(!taken.is_empty());
         let numbers: Vec<usize> = (first..=count).filter(|n| !taken.contains(n)).collect();
-        if let Some(keyed) = keys {
+        if let Some(keyed) = pointing {
             let at = numbers
                 .iter()
                 .map(|&n| {
