@@ -2,17 +2,27 @@
 //! (every case is also a screen file), for training and measuring the reference model.
 //!
 //! Each case is one of:
-//! - on-screen: a screen like a real app (contact list, business listings, shop, settings,
-//!   mail, toolbar of icons known only by description or resource id), laid out like a phone
-//!   (1080x2400) or a desktop window (1920x1080), and a request naming its target by type
-//!   word, ordinal, position, a relation to another element, an attribute (price, colour) or a
-//!   fragment of its name;
+//! - on-screen, desktop or phone: a contact list, business listings, a shop, settings, mail or a
+//!   toolbar of icons known only by description or resource id (1080x2400 or 1920x1080), and a
+//!   request naming its target by type word, ordinal, position, a relation to another element,
+//!   an attribute (price, colour) or a fragment of its name;
+//! - on-screen, Android app (`app`): a top bar, 4-8 rows of list items, images, text boxes,
+//!   buttons, labelled values and counts, sometimes a bottom bar, lower-case text in half of
+//!   them; a referring expression ("the image below weather", "the 2nd icon from the right",
+//!   "the more icon at the top right") or a question whose answer is an element's text ("what
+//!   is the humidity?", "what is the app name?");
 //! - conversational: the assistant listed things (entities without a box) and the user picks
-//!   one ("call the second one", "the one in Cupertino");
+//!   one ("call the second one", "the one in Cupertino"); the assistant asked which of two or
+//!   three described books, songs or recipes and the user says by what it is ("the fantasy
+//!   novel", "not the one about pirates", "the older one") (`talk`); the assistant named one or
+//!   two of the places it found and the user follows up ("let's go there": that one; "which is
+//!   closer?": both);
 //! - background: an alarm, a timer or music playing ("stop the alarm");
 //! - none: the request names nothing present (no target).
 //!
-//! The same seed gives the same cases, on any machine (ChaCha8, no hash-order dependence).
+//! Names, places, labels and stories come from wide lists (`words`), none taken from the eval
+//! files. The same seed gives the same cases, on any machine (ChaCha8, no hash-order
+//! dependence).
 
 use deixis_parser::format::Turn;
 use deixis_parser::{Case, Element, ElementId, Origin, Rect, Scoring, ScreenSize};
@@ -20,110 +30,14 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const FIRST: [&str; 24] = [
-    "Ada", "Riley", "Dana", "Samir", "Noor", "Kai", "Ines", "Tomas", "Mei", "Oskar", "Priya",
-    "Lena", "Hugo", "Zara", "Mateo", "Yuki", "Amara", "Felix", "Sofia", "Ravi", "Elena", "Jonas",
-    "Chloe", "Omar",
-];
-const LAST: [&str; 16] = [
-    "Lovelace", "Nguyen", "Okafor", "Silva", "Kowalski", "Haddad", "Moreau", "Jensen", "Tanaka",
-    "Rossi", "Fischer", "Novak", "Dubois", "Costa", "Ivanova", "Berg",
-];
-const BUSINESSES: [&str; 16] = [
-    "Casa Nostra",
-    "Sushi Zen",
-    "Blue Bottle Coffee",
-    "Golden Dragon",
-    "The Green Fork",
-    "Taco Loco",
-    "Pho Saigon",
-    "Bella Napoli",
-    "Burger Barn",
-    "Le Petit Cafe",
-    "Curry House",
-    "Noodle Bar",
-    "Bagel Brothers",
-    "Olive Garden Grill",
-    "Kebab King",
-    "Ramen Ya",
-];
-const CITIES: [&str; 10] = [
-    "Cupertino",
-    "Sunnyvale",
-    "Palo Alto",
-    "Mountain View",
-    "San Jose",
-    "Santa Clara",
-    "Los Gatos",
-    "Campbell",
-    "Milpitas",
-    "Fremont",
-];
-const STREETS: [&str; 10] = [
-    "Main St",
-    "Oak Ave",
-    "Stevens Creek Blvd",
-    "El Camino Real",
-    "University Ave",
-    "Castro St",
-    "Market St",
-    "Lincoln Ave",
-    "Park Blvd",
-    "Mission St",
-];
-const PRODUCTS: [&str; 10] = [
-    "running shoes",
-    "backpack",
-    "water bottle",
-    "headphones",
-    "rain jacket",
-    "desk lamp",
-    "coffee mug",
-    "yoga mat",
-    "phone case",
-    "sunglasses",
-];
-const COLOURS: [&str; 8] = [
-    "red", "blue", "black", "white", "green", "yellow", "grey", "pink",
-];
-const SETTINGS: [&str; 10] = [
-    "Wi-Fi",
-    "Bluetooth",
-    "Airplane mode",
-    "Dark theme",
-    "Location",
-    "Do not disturb",
-    "Auto-rotate",
-    "Battery saver",
-    "Notifications",
-    "Hotspot",
-];
-const SUBJECTS: [&str; 10] = [
-    "Meeting on Tuesday",
-    "Invoice 2291",
-    "Lunch tomorrow?",
-    "Flight confirmation",
-    "Your order has shipped",
-    "Weekly report",
-    "Photos from the trip",
-    "Password reset",
-    "Team offsite",
-    "Dinner plans",
-];
-/// Icons: (description, resource id, what users call it).
-const ICONS: [(&str, &str, &str); 10] = [
-    ("Search", "search_button", "search"),
-    ("More options", "overflow_menu", "menu"),
-    ("Share", "share_button", "share"),
-    ("Delete", "action_delete", "trash"),
-    ("Add to favourites", "fav_star", "star"),
-    ("Back", "nav_back", "back"),
-    ("Settings", "settings_gear", "settings"),
-    ("Refresh", "btn_refresh", "refresh"),
-    ("Microphone", "voice_input", "mic"),
-    ("Camera", "open_camera", "camera"),
-];
-const ORDINALS: [&str; 6] = ["first", "second", "third", "fourth", "fifth", "sixth"];
+mod app;
+mod talk;
+mod words;
+
+use words::{
+    BUSINESSES, CITIES, COLOURS, FIRST, ICONS, LAST, ORDINALS, PRODUCTS, SETTINGS, STREETS,
+    SUBJECTS,
+};
 
 /// `n` cases from `seed`, ids `gen-SEED-K`.
 pub fn generate(seed: u64, n: usize) -> Vec<Case> {
@@ -136,14 +50,18 @@ pub fn generate(seed: u64, n: usize) -> Vec<Case> {
             };
             let kind = g.rng.gen_range(0..100);
             let mut case = match kind {
-                0..=17 => g.contacts(),
-                18..=33 => g.businesses(),
-                34..=45 => g.shop(),
-                46..=55 => g.settings(),
-                56..=65 => g.mail(),
-                66..=75 => g.toolbar(),
-                76..=87 => g.conversation(),
-                88..=95 => g.background(),
+                0..=5 => g.contacts(),
+                6..=11 => g.businesses(),
+                12..=17 => g.shop(),
+                18..=22 => g.settings(),
+                23..=27 => g.mail(),
+                28..=32 => g.toolbar(),
+                33..=52 => g.app_refer(),
+                53..=64 => g.app_question(),
+                65..=69 => g.conversation(),
+                70..=80 => g.choice(),
+                81..=90 => g.places(),
+                91..=95 => g.background(),
                 _ => g.none(),
             };
             case.id = format!("gen-{seed}-{k}");
@@ -159,7 +77,7 @@ struct Gen<'r> {
 }
 
 impl Gen<'_> {
-    fn pick<'a>(&mut self, list: &'a [&'a str]) -> &'a str {
+    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
         list.choose(self.rng).copied().unwrap_or("")
     }
 
@@ -178,7 +96,7 @@ impl Gen<'_> {
         first
             .into_iter()
             .take(n)
-            .map(|f| format!("{f} {}", self.pick(&LAST)))
+            .map(|f| format!("{f} {}", self.pick(LAST)))
             .collect()
     }
 
@@ -240,6 +158,26 @@ impl Gen<'_> {
             width,
             top + 100.0,
         )
+    }
+
+    /// A case of entities without a screen (dialogue only).
+    fn case_without_screen(
+        &mut self,
+        context: Vec<Turn>,
+        query: String,
+        targets: Vec<ElementId>,
+    ) -> Case {
+        let mut case = self.case(
+            ScreenSize {
+                width: 0.0,
+                height: 0.0,
+            },
+            context,
+            query,
+            targets,
+        );
+        case.size = None;
+        case
     }
 
     fn case(
@@ -307,7 +245,7 @@ impl Gen<'_> {
             let address = format!(
                 "{} {}, {city}",
                 self.rng.gen_range(10..999),
-                self.pick(&STREETS)
+                self.pick(STREETS)
             );
             let phone = self.phone();
             let name_id = self.add("link", name, [x0 + 40.0, y, x0 + width - 40.0, y + 50.0]);
@@ -339,7 +277,7 @@ impl Gen<'_> {
 
     fn shop(&mut self) -> Case {
         let (size, x0, width, mut y) = self.frame("Shop");
-        let product = self.pick(&PRODUCTS);
+        let product = self.pick(PRODUCTS);
         let n = self.rng.gen_range(3..=5);
         let mut colours: Vec<&str> = COLOURS.to_vec();
         colours.shuffle(self.rng);
@@ -599,8 +537,17 @@ mod tests {
                 assert!(case.elements.iter().any(|e| e.id == *t), "{}", case.id);
             }
         }
-        // Every kind appears, and some cases have no target.
+        // Every kind appears, some cases have no target and some several.
         assert!(a.iter().any(|c| c.targets.is_empty()));
+        assert!(a.iter().any(|c| c.targets.len() > 1));
+        for role in ["book", "song", "recipe", "entry", "image", "hotel"] {
+            assert!(
+                a.iter()
+                    .any(|c| c.elements.iter().any(|e| e.role_name == role)),
+                "{role}"
+            );
+        }
+        assert!(a.iter().any(|c| c.size.is_none()));
         assert!(a
             .iter()
             .any(|c| c.elements.iter().any(|e| e.origin == Origin::Background)));
