@@ -10,7 +10,7 @@
 use super::words::{
     APPS, COUNTED, ICONS, ORDINALS, ORDINAL_NUMBERS, PRODUCTS, READINGS, TITLE_WORDS, UI_LABELS,
 };
-use super::Gen;
+use super::{capital, Gen};
 use deixis_parser::{Case, ElementId, ScreenSize};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -841,10 +841,6 @@ impl Gen<'_> {
             ),
         }
     }
-}
-
-fn capital(s: &str) -> String {
-    super::capital(s)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::words::BUSINESSES;
 use super::words::{
     CUISINES, GENRES, INGREDIENTS, PLOTS, POI_TYPES, STREETS, TITLE_WORDS, TRAFFIC,
 };
-use super::Gen;
+use super::{capital, Gen};
 use deixis_parser::format::Turn;
 use deixis_parser::{Case, ElementId, Origin};
 use rand::seq::SliceRandom;
@@ -365,8 +365,4 @@ impl Gen<'_> {
         let targets = if ended_with_none { vec![] } else { vec![a.id] };
         self.case_without_screen(context, query, targets)
     }
-}
-
-fn capital(s: &str) -> String {
-    super::capital(s)
 }
