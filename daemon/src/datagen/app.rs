@@ -15,6 +15,9 @@ use deixis_parser::{Case, ElementId, ScreenSize};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+/// An icon: (description, resource id, what users call it), as in `words::ICONS`.
+type Icon = (&'static str, &'static str, &'static str);
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Text,
@@ -143,7 +146,7 @@ impl Gen<'_> {
     }
 
     /// An icon named by its description, its resource id, both or neither.
-    fn icon(&mut self, app: &str, icon: (&str, &str, &str), bbox: [f64; 4]) -> (ElementId, String) {
+    fn icon(&mut self, app: &str, icon: Icon, bbox: [f64; 4]) -> (ElementId, String) {
         let (desc, res, called) = icon;
         let (d, r) = match self.rng.gen_range(0..10) {
             0..=3 => (desc.to_owned(), String::new()),
@@ -163,6 +166,36 @@ impl Gen<'_> {
         };
         let id = self.view(role, "IMAGE_BUTTON", "", &d, &r, bbox);
         (id, named.to_owned())
+    }
+
+    /// A number of icons drawn from `count`, spread evenly across the width `w` (icons of side
+    /// `unit`), as row `row` at height `y`; `fallback` when the shuffled icons run out.
+    fn icon_row(
+        &mut self,
+        app: &str,
+        icons: &mut impl Iterator<Item = Icon>,
+        fallback: Icon,
+        count: std::ops::RangeInclusive<i32>,
+        (w, unit): (f64, f64),
+        (row, y): (usize, f64),
+    ) -> Vec<Item> {
+        // i32, as the committed run drew it: another type draws other numbers.
+        let n = self.rng.gen_range(count);
+        let step = w / n as f64;
+        (0..n)
+            .map(|k| {
+                let icon = icons.next().unwrap_or(fallback);
+                let x1 = step * k as f64 + (step - unit) / 2.0;
+                let (id, name) = self.icon(app, icon, [x1, y, x1 + unit, y + unit]);
+                Item {
+                    id,
+                    kind: Kind::Icon,
+                    name,
+                    row,
+                    x: x1 + unit / 2.0,
+                }
+            })
+            .collect()
     }
 
     fn label_text(&mut self, lower: bool, text: &str) -> String {
@@ -559,20 +592,8 @@ impl Gen<'_> {
                 }
                 // A row of action icons.
                 _ => {
-                    let n = self.rng.gen_range(2..=4);
-                    let step = w / n as f64;
-                    for k in 0..n {
-                        let icon = icons.next().unwrap_or(ICONS[2]);
-                        let x1 = step * k as f64 + (step - unit) / 2.0;
-                        let (id, name) = self.icon(&app_id, icon, [x1, y, x1 + unit, y + unit]);
-                        items.push(Item {
-                            id,
-                            kind: Kind::Icon,
-                            name,
-                            row,
-                            x: x1 + unit / 2.0,
-                        });
-                    }
+                    items =
+                        self.icon_row(&app_id, &mut icons, ICONS[2], 2..=4, (w, unit), (row, y));
                 }
             }
             y += height + unit * 0.3;
@@ -581,22 +602,8 @@ impl Gen<'_> {
 
         if self.rng.gen_bool(0.4) {
             let row = s.rows.len();
-            let n = self.rng.gen_range(3..=4);
-            let step = w / n as f64;
             let y = h - unit * 1.2;
-            let mut items = Vec::new();
-            for k in 0..n {
-                let icon = icons.next().unwrap_or(ICONS[21]);
-                let x1 = step * k as f64 + (step - unit) / 2.0;
-                let (id, name) = self.icon(&app_id, icon, [x1, y, x1 + unit, y + unit]);
-                items.push(Item {
-                    id,
-                    kind: Kind::Icon,
-                    name,
-                    row,
-                    x: x1 + unit / 2.0,
-                });
-            }
+            let items = self.icon_row(&app_id, &mut icons, ICONS[21], 3..=4, (w, unit), (row, y));
             s.rows.push(items);
             s.bottom_bar = true;
         }
