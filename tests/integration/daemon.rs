@@ -1092,9 +1092,11 @@ fn sigterm_under_load_answers_or_refuses_every_call_and_exits_cleanly() {
     let pid = daemon.child.id();
     let outcomes = runtime.block_on(async {
         let conn = bus.connect().await;
+        let answered = std::sync::Arc::new(tokio::sync::Notify::new());
         let mut calls = Vec::new();
         for n in 0..100 {
             let conn = conn.clone();
+            let signal = answered.clone();
             calls.push(tokio::spawn(async move {
                 let proxy = deixis_ipc::Deixis1Proxy::new(&conn).await.expect("proxy");
                 let q = if n % 2 == 0 {
@@ -1102,11 +1104,21 @@ fn sigterm_under_load_answers_or_refuses_every_call_and_exits_cleanly() {
                 } else {
                     "call her work number"
                 };
-                tokio::time::timeout(Duration::from_secs(10), proxy.resolve(q, HashMap::new()))
-                    .await
-                    .map(|r| r.is_ok())
+                let outcome =
+                    tokio::time::timeout(Duration::from_secs(10), proxy.resolve(q, HashMap::new()))
+                        .await
+                        .map(|r| r.is_ok());
+                if outcome == Ok(true) {
+                    signal.notify_one();
+                }
+                outcome
             }));
             if n == 50 {
+                // SIGTERM goes out once the daemon has answered a call, with the rest of the
+                // first 50 still in flight. Sending it straight after spawning raced the
+                // tasks on a loaded machine: no call had reached the daemon yet, every one
+                // was refused, and the test could not tell serving from refusing.
+                let _ = tokio::time::timeout(Duration::from_secs(10), answered.notified()).await;
                 let _ = Command::new("kill")
                     .args(["-TERM", &pid.to_string()])
                     .status();
