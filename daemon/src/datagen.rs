@@ -8,9 +8,13 @@
 //!   an attribute (price, colour) or a fragment of its name;
 //! - on-screen, Android app (`app`): a top bar, 4-8 rows of list items, images, text boxes,
 //!   buttons, labelled values and counts, sometimes a bottom bar, lower-case text in half of
-//!   them; a referring expression ("the image below weather", "the 2nd icon from the right",
-//!   "the more icon at the top right") or a question whose answer is an element's text ("what
+//!   them, unnamed layout panels round some rows; a referring expression ("the image below
+//!   weather", "the 2nd icon from the right", "the more icon at the top right"), typed as people
+//!   type (a doubled space, a typo, no article), or a question whose answer is an element's text ("what
 //!   is the humidity?", "what is the app name?");
+//! - on-screen, a media player, a map, a chat or a GTK-like desktop dialog (`scenes`): "skip
+//!   this song", "the pin for Elm Park Cafe", "open the link she sent", "the third item in the
+//!   sidebar";
 //! - conversational: the assistant listed things (entities without a box) and the user picks
 //!   one ("call the second one", "the one in Cupertino"); the assistant asked which of two or
 //!   three described books, songs or recipes and the user says by what it is ("the fantasy
@@ -31,6 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 mod app;
+mod scenes;
 mod talk;
 mod words;
 
@@ -50,18 +55,22 @@ pub fn generate(seed: u64, n: usize) -> Vec<Case> {
             };
             let kind = g.rng.gen_range(0..100);
             let mut case = match kind {
-                0..=5 => g.contacts(),
-                6..=11 => g.businesses(),
-                12..=17 => g.shop(),
-                18..=22 => g.settings(),
-                23..=27 => g.mail(),
-                28..=32 => g.toolbar(),
-                33..=52 => g.app_refer(),
-                53..=64 => g.app_question(),
-                65..=69 => g.conversation(),
-                70..=80 => g.choice(),
-                81..=90 => g.places(),
-                91..=95 => g.background(),
+                0..=4 => g.contacts(),
+                5..=9 => g.businesses(),
+                10..=13 => g.shop(),
+                14..=16 => g.settings(),
+                17..=19 => g.mail(),
+                20..=22 => g.toolbar(),
+                23..=42 => g.app_refer(),
+                43..=52 => g.app_question(),
+                53..=56 => g.media_player(),
+                57..=60 => g.map(),
+                61..=64 => g.chat(),
+                65..=68 => g.desktop_dialog(),
+                69..=72 => g.conversation(),
+                73..=83 => g.choice(),
+                84..=91 => g.places(),
+                92..=95 => g.background(),
                 _ => g.none(),
             };
             case.id = format!("gen-{seed}-{k}");
@@ -540,7 +549,18 @@ mod tests {
         // Every kind appears, some cases have no target and some several.
         assert!(a.iter().any(|c| c.targets.is_empty()));
         assert!(a.iter().any(|c| c.targets.len() > 1));
-        for role in ["book", "song", "recipe", "entry", "image", "hotel"] {
+        for role in [
+            "book",
+            "song",
+            "recipe",
+            "entry",
+            "image",
+            "hotel",
+            "panel",
+            "slider",
+            "combo box",
+            "list item",
+        ] {
             assert!(
                 a.iter()
                     .any(|c| c.elements.iter().any(|e| e.role_name == role)),

@@ -1,9 +1,10 @@
 //! Phone app screens as Android view hierarchies show them (lower-case text in some, icons known
-//! only by a description or a resource id, images without text, text boxes, toggles), and two
-//! kinds of request about them:
+//! only by a description or a resource id, images without text, text boxes, toggles, unnamed
+//! layout panels), and two kinds of request about them:
 //! - a referring expression for one element, by its name, by a relation to another element
 //!   ("the image below weather", "the button beside english"), by an ordinal ("the 2nd image
-//!   from the top") or by a corner ("the icon at the top right");
+//!   from the top") or by a corner ("the icon at the top right"), sometimes with a typo, a
+//!   doubled space or no article;
 //! - a question whose answer is an element's text ("what is the humidity?", "how many photos
 //!   are there?", "what is the app name?").
 
@@ -607,7 +608,77 @@ impl Gen<'_> {
             s.rows.push(items);
             s.bottom_bar = true;
         }
+        self.containers(&s, unit);
         s
+    }
+
+    /// The layout containers a view hierarchy also lists: a status-bar or root panel, and a
+    /// panel round some rows. They have no text and nobody asks for them, but they are
+    /// candidates, as on real screens (where more than half of the elements have no name).
+    fn containers(&mut self, s: &Screen, unit: f64) {
+        let ScreenSize { width: w, .. } = s.size;
+        if self.rng.gen_bool(0.6) {
+            self.view("panel", "View", "", "", "", [0.0, 0.0, w, unit * 0.4]);
+        }
+        for row in &s.rows {
+            if row.is_empty() || !self.rng.gen_bool(0.35) {
+                continue;
+            }
+            let boxes: Vec<[f64; 4]> = row
+                .iter()
+                .filter_map(|i| self.elements.get(i.id.0 as usize)?.bounds)
+                .map(|b| [b.x1, b.y1, b.x2, b.y2])
+                .collect();
+            let top = boxes.iter().map(|b| b[1]).fold(f64::MAX, f64::min);
+            let bottom = boxes.iter().map(|b| b[3]).fold(f64::MIN, f64::max);
+            let (role, class) = *[
+                ("panel", "View"),
+                ("panel", "LinearLayout"),
+                ("unknown", "FrameLayout"),
+                ("unknown", "RelativeLayout"),
+            ]
+            .choose(self.rng)
+            .unwrap_or(&("panel", "View"));
+            self.view(
+                role,
+                class,
+                "",
+                "",
+                "",
+                [0.0, top - unit * 0.1, w, bottom + unit * 0.1],
+            );
+        }
+    }
+
+    /// A request as people type them: now and then a doubled space, a letter dropped or two
+    /// letters swapped in a longer word, or the article left out.
+    fn noisy(&mut self, query: String) -> String {
+        let mut words: Vec<String> = query.split(' ').map(str::to_owned).collect();
+        if self.rng.gen_bool(0.1) {
+            let long: Vec<usize> = (0..words.len())
+                .filter(|&k| words[k].chars().count() >= 5 && words[k].is_ascii())
+                .collect();
+            if let Some(&k) = long.choose(self.rng) {
+                let mut chars: Vec<char> = words[k].chars().collect();
+                let at = self.rng.gen_range(1..chars.len() - 1);
+                if self.rng.gen_bool(0.5) {
+                    chars.remove(at);
+                } else {
+                    chars.swap(at, at + 1);
+                }
+                words[k] = chars.into_iter().collect();
+            }
+        }
+        if self.rng.gen_bool(0.1) {
+            if let Some(k) = words.iter().position(|w| w == "the") {
+                words.remove(k);
+            }
+        }
+        if words.len() > 1 && self.rng.gen_bool(0.12) {
+            let k = self.rng.gen_range(0..words.len() - 1);
+            words[k].push(' ');
+        }
+        words.join(" ")
     }
 
     /// A referring expression for one element of an app screen.
@@ -621,6 +692,7 @@ impl Gen<'_> {
                 _ => self.by_corner(&s),
             };
             if let Some((query, target)) = found {
+                let query = self.noisy(query);
                 return self.case(s.size, Vec::new(), query, vec![target]);
             }
         }

@@ -7,7 +7,8 @@
 
 use super::words::BUSINESSES;
 use super::words::{
-    CUISINES, GENRES, INGREDIENTS, PLOTS, POI_TYPES, STREETS, TITLE_WORDS, TRAFFIC,
+    CUISINES, FILLERS, GENRES, INGREDIENTS, PLOTS, POI_NOUNS, POI_TYPES, STREETS, TITLE_WORDS,
+    TRAFFIC,
 };
 use super::{capital, Gen};
 use deixis_parser::format::Turn;
@@ -61,6 +62,16 @@ impl Gen<'_> {
             .map(|(_, g)| *g)
             .collect();
         let people = self.people(n);
+        // Sentences every candidate's description carries, and a pool for each one's own.
+        let mut fillers: Vec<&str> = FILLERS
+            .iter()
+            .filter(|(d, _)| *d == domain)
+            .map(|(_, f)| *f)
+            .collect();
+        fillers.shuffle(self.rng);
+        let shared_count = self.rng.gen_range(0..=2);
+        let (shared, own) = fillers.split_at(shared_count);
+        let mut own = own.iter();
         let mut things = Vec::new();
         for k in 0..n {
             let year = self.rng.gen_range(1900..2024);
@@ -95,7 +106,7 @@ impl Gen<'_> {
                 let extra = match self.rng.gen_range(0..6) {
                     0 => format!(
                         " It was adapted into a film in {}.",
-                        year + self.rng.gen_range(1..20)
+                        (year + self.rng.gen_range(1..20)).min(2024)
                     ),
                     1 => {
                         " It received positive reviews, with praise for its characters.".to_owned()
@@ -110,6 +121,19 @@ impl Gen<'_> {
                 };
                 (title, genre, recall.to_owned(), description)
             };
+            // The first sentence introduces it; the telling sentence is anywhere after.
+            let mut sentences: Vec<String> = description
+                .split_inclusive(". ")
+                .map(|s| s.trim().to_owned())
+                .collect();
+            let mut rest = sentences.split_off(1.min(sentences.len()));
+            rest.extend(shared.iter().map(|s| (*s).to_owned()));
+            if self.rng.gen_bool(0.5) {
+                rest.extend(own.next().map(|s| (*s).to_owned()));
+            }
+            rest.shuffle(self.rng);
+            sentences.extend(rest);
+            let description = sentences.join(" ");
             let fields = if self.rng.gen_bool(0.8) {
                 vec![("description", description)]
             } else {
@@ -254,7 +278,18 @@ impl Gen<'_> {
             } else {
                 POI_TYPES.choose(self.rng).map_or(kind, |p| p.0)
             };
-            let name = names[k].to_owned();
+            // Named for what it is ("Harbor Bakehouse"), unless that name is taken.
+            let stem = names[k].split(' ').next().unwrap_or(names[k]);
+            let nouns = POI_NOUNS
+                .iter()
+                .find(|(k, _)| *k == this_kind)
+                .map_or(&[][..], |(_, n)| *n);
+            let name = match nouns.choose(self.rng) {
+                Some(noun) if !places.iter().any(|p: &Place| p.name.starts_with(stem)) => {
+                    format!("{stem} {noun}")
+                }
+                _ => names[k].to_owned(),
+            };
             let address = format!("{} {}", self.rng.gen_range(100..999), streets[k]);
             let miles = distances[k];
             let traffic = *TRAFFIC.choose(self.rng).unwrap_or(&TRAFFIC[0]);

@@ -494,3 +494,89 @@ pub(super) const CUISINES: &[&str] = &[
     "Italian", "Thai", "Mexican", "Indian", "French", "Japanese", "Greek", "Moroccan", "Korean",
     "Spanish",
 ];
+/// Sentences that could describe any book, song or recipe: descriptions carry some, and both
+/// candidates of a choice often share them, so that only the telling sentence tells them
+/// apart (as in encyclopedia text).
+pub(super) const FILLERS: &[(&str, &str)] = &[
+    (
+        "book",
+        "It was first published in hardcover and a year later in paperback.",
+    ),
+    (
+        "book",
+        "The author wrote it over several years while working as a teacher.",
+    ),
+    (
+        "book",
+        "Critics noted its careful prose and its slow pacing.",
+    ),
+    (
+        "book",
+        "It has been translated into more than twenty languages.",
+    ),
+    ("book", "The book is divided into three parts."),
+    ("book", "It spent several weeks on the bestseller list."),
+    ("book", "A sequel followed some years later."),
+    ("book", "The novel is narrated in the first person."),
+    ("book", "It is often taught in schools and universities."),
+    (
+        "book",
+        "Its first edition had a cover painted by the author's sister.",
+    ),
+    ("song", "It was recorded in a small studio over two weeks."),
+    (
+        "song",
+        "The track was released as the second single from the album.",
+    ),
+    ("song", "It reached the top ten in several countries."),
+    ("song", "The music video was filmed in black and white."),
+    (
+        "song",
+        "It features a string section and a long guitar solo.",
+    ),
+    ("song", "The song was written in a single afternoon."),
+    ("song", "It has been covered by many other artists."),
+    ("song", "A live version appears on a later concert album."),
+    ("song", "It was nominated for several awards."),
+    ("song", "It opens with a slow piano introduction."),
+    ("recipe", "Leftovers keep in the fridge for three days."),
+    ("recipe", "It can be made a day ahead."),
+    ("recipe", "Serve it warm with fresh bread."),
+    ("recipe", "The recipe serves four people."),
+    ("recipe", "It freezes well for up to a month."),
+    ("recipe", "Most of the work is chopping, done in advance."),
+];
+/// What places of each `POI_TYPES` kind are called after the first word of their name.
+pub(super) const POI_NOUNS: &[(&str, &[&str])] = &[
+    (
+        "grocery store",
+        &["Market", "Grocery", "Foods", "Fresh Market"],
+    ),
+    ("gas station", &["Gas", "Fuel", "Service Station", "Petrol"]),
+    (
+        "coffee shop",
+        &["Coffee", "Cafe", "Espresso Bar", "Roasters"],
+    ),
+    (
+        "chinese restaurant",
+        &["Dumpling House", "Noodle Bar", "Wok", "Garden"],
+    ),
+    ("pizza place", &["Pizza", "Pizzeria", "Slice", "Pie Co."]),
+    (
+        "hospital",
+        &["Medical Center", "Hospital", "General", "Health"],
+    ),
+    (
+        "parking garage",
+        &["Parking", "Garage", "Park & Ride", "Car Park"],
+    ),
+    ("hotel", &["Hotel", "Inn", "Suites", "Lodge"]),
+    (
+        "shopping mall",
+        &["Mall", "Plaza", "Shopping Center", "Galleria"],
+    ),
+    (
+        "bakery",
+        &["Bakery", "Bakehouse", "Bread Co.", "Patisserie"],
+    ),
+];
