@@ -105,6 +105,10 @@ pub mod deixis {
             /// Only the first N cases of each file (for slow resolvers).
             #[arg(long, value_name = "N")]
             limit: Option<usize>,
+            /// Also write each case's outcome to this file, a JSON line per case: file, id,
+            /// correct, selected, targets, top (the first three ranked: id and score), ms.
+            #[arg(long, value_name = "FILE")]
+            cases: Option<PathBuf>,
             #[arg(required = true, value_name = "FILE.jsonl")]
             files: Vec<PathBuf>,
         },

@@ -1,5 +1,6 @@
 //! Evaluation: a resolver scored on eval files (one case per JSONL line), with accuracy by each
-//! case's `scoring` rule and per-case latency (parse + resolve).
+//! case's `scoring` rule, per-case latency (parse + resolve) and each case's outcome (what was
+//! selected, the top of the ranking) for looking at the failures.
 
 use std::time::Instant;
 
@@ -23,6 +24,20 @@ pub struct FileReport {
     pub accuracy: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// One per well-formed case, in file order.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// How one case went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub id: String,
+    pub correct: bool,
+    pub selected: Vec<ElementId>,
+    pub targets: Vec<ElementId>,
+    /// The first three of the ranking: element id and score.
+    pub top: Vec<(ElementId, f64)>,
+    pub ms: f64,
 }
 
 /// Whether a selected set is right for `targets` under `scoring`.
@@ -58,6 +73,7 @@ pub fn eval_file(
         accuracy: 0.0,
         p50_ms: 0.0,
         p95_ms: 0.0,
+        outcomes: Vec::new(),
     };
     let mut latencies = Vec::new();
     for (_, case) in read_jsonl(bytes) {
@@ -81,10 +97,25 @@ pub fn eval_file(
         };
         let answer = resolver.resolve(&request);
         let selected = answer.selected_elements(&prepared.screen, &prepared.parse);
-        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-        if is_correct(case.scoring, &selected, &case.targets) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        latencies.push(ms);
+        let correct = is_correct(case.scoring, &selected, &case.targets);
+        if correct {
             report.correct += 1;
         }
+        let top = answer
+            .rows(&prepared.screen, &prepared.parse, 3)
+            .into_iter()
+            .map(|r| (r.id, r.score))
+            .collect();
+        report.outcomes.push(Outcome {
+            id: case.id,
+            correct,
+            selected,
+            targets: case.targets,
+            top,
+            ms,
+        });
     }
     if report.cases > 0 {
         report.accuracy = report.correct as f64 / report.cases as f64;

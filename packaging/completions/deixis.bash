@@ -101,7 +101,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__eval)
-            opts="-h --resolver --model --json --shots --limit --config --help"
+            opts="-h --resolver --model --json --shots --limit --cases --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +120,10 @@ _deixis() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cases)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -119,6 +119,7 @@ model\t''"
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -l model -d 'Model directory (default: the config\'s model.path, else the shipped model)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -l shots -d 'A chat model (SmolLM2-Instruct) reads this many solved generated examples first (few-shot); our own model ignores it' -r
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -l limit -d 'Only the first N cases of each file (for slow resolvers)' -r
+complete -c deixis -n "__fish_deixis_using_subcommand eval" -l cases -d 'Also write each case\'s outcome to this file, a JSON line per case: file, id, correct, selected, targets, top (the first three ranked: id and score), ms' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -l json -d 'Print {"files": [...]} as JSON instead of a table'
 complete -c deixis -n "__fish_deixis_using_subcommand eval" -s h -l help -d 'Print help'

@@ -537,6 +537,53 @@ fn eval_reports_each_file_and_counts_malformed_lines() {
     // Without --json the same errors, and a table.
     let table = run(["eval", f1, f2]).code(0);
     assert_eq!(table.stderr, out.stderr);
+
+    // --cases: a line per well-formed case, agreeing with the counts.
+    let cases = dir.path().join("cases.jsonl");
+    let with_cases = Run::of(
+        deixis()
+            .args(["eval", "--json", f1, f2, "--cases"])
+            .arg(&cases),
+    );
+    assert_eq!(
+        json(&with_cases.code(0))["files"][0]["correct"],
+        files[0]["correct"]
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&cases)
+        .expect("cases written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        BASELINE_RIGHT.len() + 2,
+        "malformed lines have none"
+    );
+    assert_eq!(
+        lines[0]["id"],
+        screen_field(&screen(BASELINE_RIGHT[0]), "id"),
+        "{}",
+        lines[0]
+    );
+    let of_f1: Vec<&serde_json::Value> = lines.iter().filter(|l| l["file"] == f1).collect();
+    assert_eq!(of_f1.len(), BASELINE_RIGHT.len());
+    assert!(of_f1.iter().all(|l| l["correct"] == true), "{of_f1:?}");
+    for l in &lines {
+        let top = l["top"].as_array().expect("top");
+        assert!(!top.is_empty() && top.len() <= 3, "{l}");
+        let targets = l["targets"].as_array().expect("targets");
+        if l["correct"] == true {
+            let selected = l["selected"].as_array().expect("selected");
+            assert!(selected.iter().all(|s| targets.contains(s)), "{l}");
+        }
+    }
+    let unwritable = dir.path().join("no-such-dir").join("cases.jsonl");
+    let refused = Run::of(deixis().args(["eval", f2, "--cases"]).arg(&unwritable)).code(1);
+    assert!(
+        refused.stderr.contains("cannot write"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]

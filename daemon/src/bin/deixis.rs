@@ -22,7 +22,7 @@ use deixis_daemon::resolve::model::ModelResolver;
 use deixis_daemon::resolve::{Request, Resolver};
 use deixis_parser::format::read_screen_file;
 use deixis_parser::parse::seed_from;
-use deixis_parser::Case;
+use deixis_parser::{Case, ElementId};
 
 /// An error that is the user's to fix: exit status 1.
 #[derive(Debug)]
@@ -213,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             files,
             shots,
             limit,
+            cases,
             ..
         } => {
             let resolver = if shots > 0 && settings.model.resolver == ResolverChoice::Model {
@@ -257,6 +258,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         eprintln!("{shown}:{line}: {rest}");
                     },
                 ));
+            }
+            if let Some(path) = cases {
+                write_outcomes(&path, &reports)
+                    .with_context(|| format!("cannot write {}", path.display()))
+                    .map_err(user)?;
             }
             print_reports(&reports, resolver.name(), json)?;
             Ok(())
@@ -1155,6 +1161,28 @@ fn write_table(out: &mut impl Write, rows: &[serde_json::Value]) -> anyhow::Resu
         )?;
     }
     Ok(())
+}
+
+/// `deixis eval --cases FILE`: a JSON line per case.
+fn write_outcomes(path: &Path, reports: &[FileReport]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let ids = |v: &[ElementId]| v.iter().map(|i| i.0).collect::<Vec<_>>();
+    for r in reports {
+        for o in &r.outcomes {
+            let top: Vec<serde_json::Value> = o
+                .top
+                .iter()
+                .map(|(id, score)| serde_json::json!({ "id": id.0, "score": score }))
+                .collect();
+            let line = serde_json::json!({
+                "file": r.path, "id": o.id, "correct": o.correct,
+                "selected": ids(&o.selected), "targets": ids(&o.targets), "top": top,
+                "ms": o.ms,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()
 }
 
 fn print_reports(reports: &[FileReport], resolver: &str, json: bool) -> std::io::Result<()> {
