@@ -28,6 +28,8 @@ enum Kind {
     Input,
     Switch,
     Check,
+    /// A page indicator: one of a row of small dots.
+    Dot,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Input => &["text box", "field", "input field", "text field"],
             Kind::Switch => &["toggle", "switch"],
             Kind::Check => &["checkbox", "check box"],
+            Kind::Dot => &["page indicator", "dot", "page indicator icon", "indicator"],
         }
     }
 }
@@ -310,6 +313,21 @@ impl Gen<'_> {
             match self.rng.gen_range(0..100) {
                 // A list row, sometimes with a control at its end.
                 0..=29 => {
+                    // Sometimes an icon leads the row (a side menu, a settings list).
+                    let mut left = unit * 0.5;
+                    if self.rng.gen_bool(0.35) {
+                        let icon = icons.next().unwrap_or(ICONS[6]);
+                        let bbox = [unit * 0.3, y, unit * 1.3, y + unit];
+                        let (id, name) = self.icon(&app_id, icon, bbox);
+                        items.push(Item {
+                            id,
+                            kind: Kind::Icon,
+                            name,
+                            row,
+                            x: unit * 0.8,
+                        });
+                        left = unit * 1.6;
+                    }
                     let text = labels.next().unwrap_or("Help");
                     let text = self.label_text(lower, text);
                     let res = if self.rng.gen_bool(0.3) {
@@ -323,14 +341,14 @@ impl Gen<'_> {
                         &text,
                         "",
                         res,
-                        [unit * 0.5, y, w * 0.7, y + unit],
+                        [left, y, w * 0.7, y + unit],
                     );
                     items.push(Item {
                         id,
                         kind: Kind::Text,
                         name: text.to_lowercase(),
                         row,
-                        x: w * 0.35,
+                        x: (left + w * 0.7) / 2.0,
                     });
                     let bbox = [w - unit * 1.5, y, w - unit * 0.5, y + unit];
                     match self.rng.gen_range(0..5) {
@@ -591,6 +609,36 @@ impl Gen<'_> {
                     });
                     s.counts.push((asked.to_owned(), id));
                 }
+                // Page indicators: a row of small unnamed dots under a carousel.
+                95..=99 => {
+                    let n = self.rng.gen_range(3..=8);
+                    let dot = unit * 0.3;
+                    let x0 = w / 2.0 - n as f64 * dot;
+                    let res = if self.rng.gen_bool(0.5) {
+                        "page_indicator"
+                    } else {
+                        ""
+                    };
+                    height = dot;
+                    for k in 0..n {
+                        let x1 = x0 + k as f64 * dot * 2.0;
+                        let id = self.view(
+                            "image",
+                            "IMAGE_VIEW",
+                            "",
+                            "",
+                            res,
+                            [x1, y, x1 + dot, y + dot],
+                        );
+                        items.push(Item {
+                            id,
+                            kind: Kind::Dot,
+                            name: String::new(),
+                            row,
+                            x: x1 + dot / 2.0,
+                        });
+                    }
+                }
                 // A row of action icons.
                 _ => {
                     items =
@@ -617,8 +665,18 @@ impl Gen<'_> {
     /// candidates, as on real screens (where more than half of the elements have no name).
     fn containers(&mut self, s: &Screen, unit: f64) {
         let ScreenSize { width: w, .. } = s.size;
+        let h = s.size.height;
         if self.rng.gen_bool(0.6) {
-            self.view("panel", "View", "", "", "", [0.0, 0.0, w, unit * 0.4]);
+            let res = if self.rng.gen_bool(0.5) {
+                "statusBarBackground"
+            } else {
+                ""
+            };
+            self.view("panel", "View", "", "", res, [0.0, 0.0, w, unit * 0.4]);
+        }
+        if self.rng.gen_bool(0.4) {
+            let bar = [0.0, h - unit * 0.15, w, h];
+            self.view("panel", "View", "", "", "navigationBarBackground", bar);
         }
         for row in &s.rows {
             if row.is_empty() || !self.rng.gen_bool(0.35) {
@@ -639,12 +697,30 @@ impl Gen<'_> {
             ]
             .choose(self.rng)
             .unwrap_or(&("panel", "View"));
+            let res = if self.rng.gen_bool(0.5) {
+                *[
+                    "content",
+                    "container",
+                    "root_layout",
+                    "toolbar",
+                    "appbar",
+                    "recyclerView",
+                    "list",
+                    "ad_container",
+                    "header",
+                    "card_view",
+                ]
+                .choose(self.rng)
+                .unwrap_or(&"content")
+            } else {
+                ""
+            };
             self.view(
                 role,
                 class,
                 "",
                 "",
-                "",
+                res,
                 [0.0, top - unit * 0.1, w, bottom + unit * 0.1],
             );
         }
@@ -774,6 +850,7 @@ impl Gen<'_> {
             Kind::Input,
             Kind::Check,
             Kind::Switch,
+            Kind::Dot,
         ]
         .choose(self.rng)?;
         // Body rows only: the bars are named by corner.
@@ -812,6 +889,10 @@ impl Gen<'_> {
         } else if rows_apart {
             if k == of_kind.len() - 1 && self.rng.gen_bool(0.4) {
                 format!("{verb} last {word}")
+            } else if self.rng.gen_bool(0.3) {
+                let from_bottom = of_kind.len() - 1 - k;
+                let ordinal = ORDINALS.get(from_bottom)?;
+                format!("{verb} {ordinal} {word} from the bottom")
             } else if self.rng.gen_bool(0.5) {
                 format!("{verb} {ordinal} {word} from the top")
             } else {
@@ -1000,13 +1081,14 @@ mod tests {
             let n = ORDINALS.iter().zip(ORDINAL_NUMBERS).position(|(w, d)| {
                 query.contains(&format!(" {w} ")) || query.contains(&format!(" {d} "))
             });
-            let expected = if query.ends_with("from the right") {
-                same.len() - 1 - k
-            } else if query.contains(" last ") {
-                same.len() - 1
-            } else {
-                k
-            };
+            let expected =
+                if query.ends_with("from the right") || query.ends_with("from the bottom") {
+                    same.len() - 1 - k
+                } else if query.contains(" last ") {
+                    same.len() - 1
+                } else {
+                    k
+                };
             if !query.contains(" last ") {
                 assert_eq!(n, Some(expected), "{query}");
             } else {
