@@ -332,19 +332,33 @@ fn an_event_updates_the_live_screen_within_100_ms() {
             !last.is_empty(),
             "no element ever showed focus in the cached snapshot"
         );
+        // Focus leaving one element and reaching the next are two events, and between them
+        // the snapshot shows nothing focused; a press counts when another element shows focus.
+        // Tab can also land on a widget the snapshot does not hold (nothing shows focus for 2
+        // s): that press is not counted and the next one goes out.
         let mut latencies = Vec::new();
-        for _ in 0..5 {
+        let mut presses = 0;
+        while latencies.len() < 5 && presses < 15 {
+            presses += 1;
             tab().await;
             let sent = Instant::now();
             let mut now = last.clone();
-            while now == last && sent.elapsed() < Duration::from_secs(2) {
+            while (now == last || now.is_empty()) && sent.elapsed() < Duration::from_secs(2) {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 now = focused(&live.snapshot().await.expect("snapshot"));
             }
-            assert_ne!(now, last, "focus never moved in the cached snapshot");
+            if now.is_empty() || now == last {
+                continue;
+            }
             latencies.push(sent.elapsed());
             last = now;
         }
+        assert_eq!(
+            latencies.len(),
+            5,
+            "focus moved in the cached snapshot on {} of {presses} presses",
+            latencies.len()
+        );
         latencies.sort();
         eprintln!("Tab -> cached snapshot: {latencies:?}");
         // The median of five presses: one slow scheduling hiccup on a loaded machine is not
