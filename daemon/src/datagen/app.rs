@@ -172,6 +172,18 @@ impl Gen<'_> {
         (id, named.to_owned())
     }
 
+    /// `icon` as an item of row `row`, placed at its box's centre.
+    fn icon_item(&mut self, app: &str, icon: Icon, bbox: [f64; 4], row: usize) -> Item {
+        let (id, name) = self.icon(app, icon, bbox);
+        Item {
+            id,
+            kind: Kind::Icon,
+            name,
+            row,
+            x: (bbox[0] + bbox[2]) / 2.0,
+        }
+    }
+
     /// A number of icons drawn from `count`, spread evenly across the width `w` (icons of side
     /// `unit`), as row `row` at height `y`; `fallback` when the shuffled icons run out.
     fn icon_row(
@@ -190,14 +202,7 @@ impl Gen<'_> {
             .map(|k| {
                 let icon = icons.next().unwrap_or(fallback);
                 let x1 = step * k as f64 + (step - unit) / 2.0;
-                let (id, name) = self.icon(app, icon, [x1, y, x1 + unit, y + unit]);
-                Item {
-                    id,
-                    kind: Kind::Icon,
-                    name,
-                    row,
-                    x: x1 + unit / 2.0,
-                }
+                self.icon_item(app, icon, [x1, y, x1 + unit, y + unit], row)
             })
             .collect()
     }
@@ -247,14 +252,8 @@ impl Gen<'_> {
         } else {
             ICONS[11]
         };
-        let (id, name) = self.icon(&app_id, nav, [0.0, y, unit, y + unit]);
-        top.push(Item {
-            id,
-            kind: Kind::Icon,
-            name,
-            row: 0,
-            x: unit / 2.0,
-        });
+        let item = self.icon_item(&app_id, nav, [0.0, y, unit, y + unit], 0);
+        top.push(item);
         let is_app = self.rng.gen_bool(0.5);
         let title = if is_app {
             app.clone()
@@ -289,14 +288,8 @@ impl Gen<'_> {
         for k in 0..actions {
             let x = w - unit * (actions - k) as f64;
             let icon = icons.next().unwrap_or(ICONS[0]);
-            let (id, name) = self.icon(&app_id, icon, [x, y, x + unit, y + unit]);
-            top.push(Item {
-                id,
-                kind: Kind::Icon,
-                name,
-                row: 0,
-                x: x + unit / 2.0,
-            });
+            let item = self.icon_item(&app_id, icon, [x, y, x + unit, y + unit], 0);
+            top.push(item);
         }
         s.rows.push(top);
 
@@ -318,14 +311,7 @@ impl Gen<'_> {
                     if self.rng.gen_bool(0.35) {
                         let icon = icons.next().unwrap_or(ICONS[6]);
                         let bbox = [unit * 0.3, y, unit * 1.3, y + unit];
-                        let (id, name) = self.icon(&app_id, icon, bbox);
-                        items.push(Item {
-                            id,
-                            kind: Kind::Icon,
-                            name,
-                            row,
-                            x: unit * 0.8,
-                        });
+                        items.push(self.icon_item(&app_id, icon, bbox, row));
                         left = unit * 1.6;
                     }
                     let text = labels.next().unwrap_or("Help");
@@ -374,14 +360,7 @@ impl Gen<'_> {
                         }
                         2 => {
                             let icon = icons.next().unwrap_or(ICONS[1]);
-                            let (id, name) = self.icon(&app_id, icon, bbox);
-                            items.push(Item {
-                                id,
-                                kind: Kind::Icon,
-                                name,
-                                row,
-                                x: w - unit,
-                            });
+                            items.push(self.icon_item(&app_id, icon, bbox, row));
                         }
                         _ => {}
                     }
