@@ -39,7 +39,7 @@ use serde::Deserialize;
 pub const DEFAULT_RESOLVER: Resolver = Resolver::Baseline;
 
 /// Every config key as `section.key`, in file order.
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "capture.all_windows",
     "capture.exclude_apps",
     "capture.exclude_windows",
@@ -51,6 +51,7 @@ const KEYS: [&str; 19] = [
     "model.resolver",
     "model.path",
     "model.dram_budget_mib",
+    "model.lexical_weight",
     "clients.allow",
     "log.content",
     "log.level",
@@ -154,7 +155,7 @@ impl Default for StoreSettings {
 }
 
 /// `[model]`: how references are resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
     /// `resolver`: which resolver answers queries, `"baseline"` or `"model"`.
     /// Default [`DEFAULT_RESOLVER`] (`"baseline"`).
@@ -166,7 +167,16 @@ pub struct ModelSettings {
     /// A model that needs more is not loaded (`resolve::load`): the baseline answers.
     /// Default `512`.
     pub dram_budget_mib: u32,
+    /// `lexical_weight`: how much the baseline's word-match scores count next to the model's
+    /// (`resolve::model`: the model's log-probabilities plus this times the baseline's
+    /// scores); 0 lets the model answer alone. A number in [0, 100]. Default
+    /// [`DEFAULT_LEXICAL_WEIGHT`].
+    pub lexical_weight: f64,
 }
+
+/// `model.lexical_weight`'s default, chosen for deixis-small on generated cases (README, "The
+/// reference model").
+pub const DEFAULT_LEXICAL_WEIGHT: f64 = 3.0;
 
 impl Default for ModelSettings {
     fn default() -> Self {
@@ -174,6 +184,7 @@ impl Default for ModelSettings {
             resolver: DEFAULT_RESOLVER,
             path: None,
             dram_budget_mib: 512,
+            lexical_weight: DEFAULT_LEXICAL_WEIGHT,
         }
     }
 }
@@ -560,6 +571,13 @@ impl Settings {
             &m.dram_budget_mib,
             &dm.dram_budget_mib,
         );
+        w.key(
+            "lexical_weight",
+            "How much the baseline's word matches count next to the model's own scores\n\
+             (0 to 100; 0: the model alone).",
+            &m.lexical_weight,
+            &dm.lexical_weight,
+        );
 
         w.section("clients", "Who may call deixisd.");
         w.key(
@@ -655,6 +673,9 @@ impl Settings {
             "model.dram_budget_mib" => {
                 self.model.dram_budget_mib = DRAM_BUDGET.text(key, text, origin)?;
             }
+            "model.lexical_weight" => {
+                self.model.lexical_weight = LEXICAL_WEIGHT.text(key, text, origin)?;
+            }
             "clients.allow" => self.clients.allow = ALLOW.text(key, text, origin)?,
             "log.content" => self.log.content = BOOL.text(key, text, origin)?,
             "log.level" => self.log.level = LEVEL.text(key, text, origin)?,
@@ -719,6 +740,7 @@ struct RawModel {
     resolver: Option<String>,
     path: Option<PathBuf>,
     dram_budget_mib: Option<u32>,
+    lexical_weight: Option<f64>,
 }
 
 /// `[clients]` as written.
@@ -807,6 +829,12 @@ impl RawConfig {
             "model.dram_budget_mib",
             model.dram_budget_mib,
             &mut m.dram_budget_mib,
+            o,
+        )?;
+        LEXICAL_WEIGHT.file(
+            "model.lexical_weight",
+            model.lexical_weight,
+            &mut m.lexical_weight,
             o,
         )?;
 
@@ -935,6 +963,11 @@ const MODEL_PATH: Rule<PathBuf, Option<PathBuf>> = Rule {
 const DRAM_BUDGET: Rule<u32, u32> = Rule {
     expected: "a whole number of MiB, at least 16",
     accept: |mib| (mib >= 16).then_some(mib),
+};
+
+const LEXICAL_WEIGHT: Rule<f64, f64> = Rule {
+    expected: "a number in [0, 100]",
+    accept: |x| (x.is_finite() && (0.0..=100.0).contains(&x)).then_some(x),
 };
 
 const ALLOW: Rule<Vec<PathBuf>, Vec<PathBuf>> = Rule {
@@ -1353,6 +1386,7 @@ mod tests {
                 resolver: Resolver::Model,
                 path: Some(PathBuf::from("/opt/deixis/model.bin")),
                 dram_budget_mib: 16,
+                lexical_weight: 0.0,
             },
             clients: ClientSettings {
                 allow: vec![PathBuf::from("/usr/bin/a"), PathBuf::from("/usr/bin/b")],
@@ -1385,6 +1419,7 @@ mod tests {
         assert_eq!(settings.model.resolver, Resolver::Baseline);
         assert_eq!(settings.model.path, None);
         assert_eq!(settings.model.dram_budget_mib, 512);
+        assert_eq!(settings.model.lexical_weight, 3.0);
         assert!(settings.clients.allow.is_empty());
         assert!(!settings.log.content);
         assert_eq!(settings.log.level, "info");
@@ -1566,7 +1601,7 @@ cluster_min_points = 4
             "DEIXIS_MODEL_FOO",
             "1",
             expect![[
-                r#"environment DEIXIS_MODEL_FOO: unknown config key model.foo ([model] has resolver, path, dram_budget_mib)"#
+                r#"environment DEIXIS_MODEL_FOO: unknown config key model.foo ([model] has resolver, path, dram_budget_mib, lexical_weight)"#
             ]],
         );
         let dir = Dir::new();
@@ -1674,6 +1709,18 @@ expected `.`, `]`"#
 
     #[test]
     fn validation_bounds() {
+        check_file_err(
+            "[model]\nlexical_weight = -1.0\n",
+            expect![[
+                r#"config file $DIR/config.toml: model.lexical_weight must be a number in [0, 100], got -1.0"#
+            ]],
+        );
+        check_file_err(
+            "[model]\nlexical_weight = nan\n",
+            expect![[
+                r#"config file $DIR/config.toml: model.lexical_weight must be a number in [0, 100], got nan"#
+            ]],
+        );
         check_file_err(
             "[parse]\nline_margin = nan\n",
             expect![[

@@ -155,7 +155,10 @@ pub fn load(settings: &crate::config::Settings) -> (Box<dyn Resolver + Send>, Op
         }
     }
     match model::ModelResolver::load(&dir, settings.parse.max_text_chars) {
-        Ok(m) => (Box::new(m), None),
+        Ok(m) => (
+            Box::new(m.with_default_lexical(settings.model.lexical_weight)),
+            None,
+        ),
         Err(e) => (
             Box::new(baseline::Baseline),
             Some(format!(

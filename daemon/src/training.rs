@@ -28,6 +28,7 @@ use tokenizers::Tokenizer;
 use crate::config::ParseSettings;
 use crate::eval::is_correct;
 use crate::pipeline::{parse_config, prepare};
+use crate::resolve::baseline::Baseline;
 use crate::resolve::model::{Keyed, ModelResolver, Pieces};
 use crate::resolve::{Request, Resolver};
 
@@ -79,6 +80,11 @@ pub struct TrainConfig {
     /// The tokenizer lowercases text first (default false).
     #[serde(default)]
     pub lowercase: bool,
+    /// The pointer head learns over a prior: the baseline's score of each candidate, times
+    /// this weight, added to its logit, as the resolver adds it (default 0: none; needs a
+    /// pointer head). The exported config carries it.
+    #[serde(default)]
+    pub lexical_weight: f64,
 }
 
 impl TrainConfig {
@@ -118,6 +124,12 @@ impl TrainConfig {
         if self.pointer_match && self.pointer_size == 0 {
             bail!("pointer_match needs a pointer head (pointer_size > 0)");
         }
+        if !(0.0..=100.0).contains(&self.lexical_weight) {
+            bail!("lexical_weight must be between 0 and 100");
+        }
+        if self.lexical_weight > 0.0 && self.pointer_size == 0 {
+            bail!("lexical_weight needs a pointer head (pointer_size > 0)");
+        }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");
         }
@@ -146,6 +158,7 @@ impl TrainConfig {
         );
         config.pointer_size = self.pointer_size;
         config.pointer_match = self.pointer_match;
+        config.lexical_weight = self.lexical_weight;
         config
     }
 }
@@ -182,6 +195,19 @@ fn solved(
     case: &Case,
     settings: &ParseSettings,
 ) -> (deixis_parser::prompt::Prompt, Option<Vec<usize>>) {
+    let (_, prompt, numbers) = solved_with_parse(case, settings);
+    (prompt, numbers)
+}
+
+/// `solved`, and the parsed screen.
+fn solved_with_parse(
+    case: &Case,
+    settings: &ParseSettings,
+) -> (
+    crate::pipeline::Prepared,
+    deixis_parser::prompt::Prompt,
+    Option<Vec<usize>>,
+) {
     let config = parse_config(settings, seed_from(&case.id));
     let p = prepare(case.size, case.elements.clone(), &config);
     let numbers = answer_numbers(&p.screen, &p.parse, &case.targets);
@@ -192,20 +218,31 @@ fn solved(
         &case.query,
         settings.max_text_chars,
     );
-    (prompt, numbers)
+    (p, prompt, numbers)
 }
 
 /// The prompt of a case (as the resolver renders it) with its answer: tokens, and the scored
 /// positions (those predicting the answer). `None` when it does not fit or has no answer.
+/// With a `lexical_weight`, each pointer choice carries the baseline's scores of its
+/// entries times the weight, the prior the resolver adds (`resolve::model`).
 pub fn example(
     case: &Case,
     tokenizer: &Tokenizer,
     settings: &ParseSettings,
     max_positions: usize,
+    lexical_weight: f64,
 ) -> anyhow::Result<Option<Example>> {
-    let (prompt, Some(numbers)) = solved(case, settings) else {
+    let (p, prompt, Some(numbers)) = solved_with_parse(case, settings) else {
         return Ok(None);
     };
+    let lexical = (lexical_weight > 0.0).then(|| {
+        Baseline.scores(&Request {
+            screen: &p.screen,
+            parse: &p.parse,
+            context: &case.context,
+            query: &case.query,
+        })
+    });
     let pieces = Pieces::with(tokenizer, END);
     let Keyed {
         mut tokens,
@@ -234,10 +271,16 @@ pub fn example(
         let Some(target) = open.iter().position(|&m| m == n) else {
             return Ok(None);
         };
+        let prior = lexical.as_ref().map_or_else(Vec::new, |scores| {
+            open.iter()
+                .map(|&m| (lexical_weight * scores.get(m).copied().unwrap_or(0.0)) as f32)
+                .collect()
+        });
         choices.push(Choice {
             query,
             entries: at,
             target,
+            prior,
         });
         query += pieces.number(n, false)?.len();
     }
@@ -308,7 +351,13 @@ fn chunk_batches(
     let cases = crate::datagen::generate(config.data_seed + c as u64, CHUNK);
     let mut examples = Vec::with_capacity(cases.len());
     for case in &cases {
-        if let Some(e) = example(case, tokenizer, settings, config.max_positions)? {
+        if let Some(e) = example(
+            case,
+            tokenizer,
+            settings,
+            config.max_positions,
+            config.lexical_weight,
+        )? {
             examples.push(e);
         }
     }
@@ -690,7 +739,49 @@ mod tests {
             pointer_size: 16,
             pointer_match: true,
             lowercase: false,
+            lexical_weight: 0.0,
         }
+    }
+
+    /// With a lexical weight, each pointer choice carries the weight times the baseline's
+    /// score of each entry it chooses among; without one, no prior.
+    #[test]
+    fn a_lexical_weight_puts_the_baselines_scores_on_the_choices() {
+        let settings = ParseSettings::default();
+        let cases = crate::datagen::generate(17, 40);
+        let tok =
+            deixis_model::tokenizer::train(prompt_texts(&cases, &settings).into_iter(), 500, false)
+                .expect("tokenizer");
+        let mut nonzero = 0;
+        for case in &cases {
+            let plain = example(case, &tok, &settings, 4096, 0.0).expect("example");
+            let Some(plain) = plain else { continue };
+            assert!(plain.choices.iter().all(|c| c.prior.is_empty()));
+            let e = example(case, &tok, &settings, 4096, 2.5)
+                .expect("example")
+                .expect("fits");
+            assert_eq!(e.tokens, plain.tokens);
+            let config = parse_config(&settings, seed_from(&case.id));
+            let p = prepare(case.size, case.elements.clone(), &config);
+            let scores = Baseline.scores(&Request {
+                screen: &p.screen,
+                parse: &p.parse,
+                context: &case.context,
+                query: &case.query,
+            });
+            let first = &e.choices[0];
+            // The first choice is among every number and 0, in order.
+            assert_eq!(first.prior.len(), first.entries.len());
+            assert_eq!(first.prior.len(), scores.len());
+            for (prior, score) in first.prior.iter().zip(&scores) {
+                assert!((f64::from(*prior) - 2.5 * score).abs() < 1e-4);
+            }
+            nonzero += usize::from(first.prior.iter().any(|&p| p > 0.2));
+            for c in &e.choices {
+                assert_eq!(c.prior.len(), c.entries.len());
+            }
+        }
+        assert!(nonzero >= 20, "{nonzero}");
     }
 
     #[test]
@@ -708,7 +799,7 @@ mod tests {
             .expect("tokenizer")
         });
         for (case, tok) in cases.iter().flat_map(|c| toks.iter().map(move |t| (c, t))) {
-            let e = example(case, tok, &settings, 4096)
+            let e = example(case, tok, &settings, 4096, 0.0)
                 .expect("example")
                 .expect("fits");
             let answer: Vec<u32> = e.scored.iter().map(|&i| e.tokens[i + 1]).collect();

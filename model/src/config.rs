@@ -73,10 +73,20 @@ pub struct Config {
     /// `pointer.v.weight`, `[pointer_size, hidden_size]`). Needs a pointer head.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pointer_match: bool,
+    /// The pointer head was trained with a prior: each candidate's score from the baseline
+    /// resolver (rules, `deixis_daemon::resolve::baseline`), times this weight, added to its
+    /// logit. The resolver adds it the same way (0: no prior; then the daemon's
+    /// `model.lexical_weight` applies). A number in [0, 100].
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub lexical_weight: f64,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn default_rope_theta() -> f32 {
@@ -146,6 +156,15 @@ impl Config {
         }
         if self.pointer_match && self.pointer_size == 0 {
             return bad("pointer_match needs a pointer head (pointer_size > 0)".into());
+        }
+        if !(self.lexical_weight.is_finite() && (0.0..=100.0).contains(&self.lexical_weight)) {
+            return bad(format!(
+                "lexical_weight {} is not a number in [0, 100]",
+                self.lexical_weight
+            ));
+        }
+        if self.lexical_weight > 0.0 && self.pointer_size == 0 {
+            return bad("lexical_weight needs a pointer head (pointer_size > 0)".into());
         }
         if self.pointer_size > self.hidden_size * 16 {
             return bad(format!(
@@ -217,6 +236,7 @@ impl Config {
                 eos_token_id: id("eos_token_id"),
                 pointer_size: 0,
                 pointer_match: false,
+                lexical_weight: 0.0,
             },
             "opt" => {
                 let hidden = num("hidden_size")?;
@@ -262,6 +282,7 @@ impl Config {
                     eos_token_id: id("eos_token_id"),
                     pointer_size: 0,
                     pointer_match: false,
+                    lexical_weight: 0.0,
                 }
             }
             other => {
@@ -298,6 +319,7 @@ mod tests {
             eos_token_id: Some(2),
             pointer_size: 0,
             pointer_match: false,
+            lexical_weight: 0.0,
         };
         assert_eq!(Config::from_json(&c.to_json()), Ok(c.clone()));
         let newer = c
@@ -330,6 +352,35 @@ mod tests {
             ..matching
         };
         assert_eq!(Config::from_json(&pointed.to_json()), Ok(pointed.clone()));
+        // A lexical prior: kept through JSON; out of range or without a pointer, refused.
+        let prior = Config {
+            lexical_weight: 3.0,
+            ..pointed.clone()
+        };
+        assert_eq!(Config::from_json(&prior.to_json()), Ok(prior.clone()));
+        for (bad, why) in [
+            (
+                Config {
+                    lexical_weight: -1.0,
+                    ..prior.clone()
+                },
+                "[0, 100]",
+            ),
+            (
+                Config {
+                    pointer_size: 0,
+                    pointer_match: false,
+                    ..prior.clone()
+                },
+                "needs a pointer head",
+            ),
+        ] {
+            let got = Config::from_json(&bad.to_json());
+            assert!(
+                matches!(&got, Err(ConfigError::Invalid(m)) if m.contains(why)),
+                "{got:?}"
+            );
+        }
         let unknown = c.to_json().replace("{", "{\"surprise\": 1,");
         assert!(matches!(
             Config::from_json(&unknown),

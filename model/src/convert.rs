@@ -255,6 +255,7 @@ fn read_gguf(path: &Path) -> Result<Read, ConvertError> {
         eos_token_id: id("tokenizer.ggml.eos_token_id"),
         pointer_size: 0,
         pointer_match: false,
+        lexical_weight: 0.0,
     };
     config.validate()?;
     Ok((config, tensors, tok))

@@ -42,6 +42,9 @@ pub struct Choice {
     pub entries: Vec<(usize, usize)>,
     /// Index into `entries`.
     pub target: usize,
+    /// Added to each entry's logit (`Config::lexical_weight` times the baseline's score), or
+    /// empty: none.
+    pub prior: Vec<f32>,
 }
 
 /// The trainable parameters, by our weight names.
@@ -144,6 +147,7 @@ pub fn config(
         eos_token_id: Some(1),
         pointer_size: 0,
         pointer_match: false,
+        lexical_weight: 0.0,
     }
 }
 
@@ -294,14 +298,15 @@ impl Trainer {
         let dev = Device::Cpu;
         // Every choice scores every key of the batch; keys of other choices are masked out,
         // so one matrix product serves the whole batch.
-        let (mut queries, mut keys, mut spans, mut targets) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut queries, mut keys, mut spans, mut targets, mut priors) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut matches = Vec::new();
         for (n, e) in batch.iter().enumerate() {
             let first = keys.len();
             for c in &e.choices {
                 queries.push((n * t + c.query) as u32);
                 spans.push((keys.len(), c.entries.len()));
+                priors.push(&c.prior);
                 targets.push((keys.len() + c.target) as u32);
                 keys.extend(c.entries.iter().map(|&(_, k)| (n * t + k) as u32));
             }
@@ -324,9 +329,13 @@ impl Trainer {
         }
         // Large and finite: -inf could turn into NaN in a backward pass.
         let mut mask = vec![-1e9f32; queries.len() * keys.len()];
-        for (row, &(start, len)) in spans.iter().enumerate() {
+        for (row, (&(start, len), prior)) in spans.iter().zip(&priors).enumerate() {
             let at = row * keys.len() + start;
-            mask[at..at + len].fill(0.0);
+            if prior.len() == len {
+                mask[at..at + len].copy_from_slice(prior);
+            } else {
+                mask[at..at + len].fill(0.0);
+            }
         }
         let pick = |rows: &[u32], w: &str| -> candle_core::Result<Tensor> {
             hidden
@@ -708,6 +717,7 @@ mod tests {
                         query: 4,
                         entries: (0..4).map(|i| (i, i)).collect(),
                         target,
+                        prior: Vec::new(),
                     }],
                     request: 4..5,
                 }
@@ -755,6 +765,17 @@ mod tests {
                     assert!(
                         (ours[target] - theirs).abs() < 1e-4,
                         "{ours:?} vs {theirs} (match {matching})"
+                    );
+                    // A prior in training is the resolver's blend: the runtime's
+                    // log-probabilities plus the prior, normalized again.
+                    let prior = vec![0.0f32, 1.5, -0.5, 2.0];
+                    one.choices[0].prior = prior.clone();
+                    let theirs = -loss_of(&trainer, &one);
+                    let blended: Vec<f32> = ours.iter().zip(&prior).map(|(l, p)| l + p).collect();
+                    let norm = blended.iter().map(|b| b.exp()).sum::<f32>().ln();
+                    assert!(
+                        (blended[target] - norm - theirs).abs() < 1e-4,
+                        "{blended:?} vs {theirs} (match {matching})"
                     );
                 }
             }

@@ -228,7 +228,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ModelResolver::load(&dir, settings.parse.max_text_chars)
                         .with_context(|| format!("cannot load the model {}", dir.display()))
                         .map_err(user)?
-                        .with_shots(examples),
+                        .with_shots(examples)
+                        .with_default_lexical(settings.model.lexical_weight),
                 )
             } else {
                 load_resolver(&settings)?

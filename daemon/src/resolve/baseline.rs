@@ -53,7 +53,26 @@ impl Resolver for Baseline {
 }
 
 /// A candidate must score above this to be selected; below it the answer is "none".
-const SELECT_THRESHOLD: f64 = 0.05;
+pub const SELECT_THRESHOLD: f64 = 0.05;
+
+impl Baseline {
+    /// Each prompt number's score, indexed by the number (index 0, "none", holds
+    /// `SELECT_THRESHOLD`: a candidate must beat it to be selected).
+    pub fn scores(&self, request: &Request<'_>) -> Vec<f64> {
+        let cands = features(request);
+        let query = Query::read(request.query);
+        let scores = score(&cands, &query, request);
+        let count = request.parse.candidates.len();
+        let mut by_number = vec![0.0; count + 1];
+        by_number[0] = SELECT_THRESHOLD;
+        for (c, s) in cands.iter().zip(scores) {
+            if let Some(slot) = by_number.get_mut(c.number) {
+                *slot = s;
+            }
+        }
+        by_number
+    }
+}
 
 /// Words that carry no reference on their own.
 const STOP: &[&str] = &[

@@ -20,6 +20,11 @@
 //! `" N"`, each `","`), the same way in training (`crate::training`) and here, so a screen's
 //! prefix is computed once (`prepare`, `PrefixCache`) and reused by every request on it.
 //!
+//! With a lexical weight (`model.lexical_weight`), the baseline's score of each number, times
+//! the weight, is added to the model's log-probability and the numbers are normalized again
+//! (`blend`) before one is taken, at every step: the baseline's word matches, which a model
+//! trained on generated screens misses on real ones, count next to the model's reading.
+//!
 //! A request the model cannot take (a prompt longer than its context) is answered by the
 //! baseline, and the log says so (sizes only).
 
@@ -187,6 +192,8 @@ pub struct ModelResolver {
     lead: String,
     max_text_chars: usize,
     cache: Mutex<PrefixCache>,
+    /// Weight of the baseline's scores added to the model's log-probabilities (0: none).
+    lexical: f64,
 }
 
 impl ModelResolver {
@@ -204,7 +211,8 @@ impl ModelResolver {
         let name = dir
             .file_name()
             .map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned());
-        Ok(Self::new(model, name, style, max_text_chars))
+        let trained = model.config.lexical_weight;
+        Ok(Self::new(model, name, style, max_text_chars).with_lexical(trained))
     }
 
     pub fn new(model: Model, name: String, style: Style, max_text_chars: usize) -> Self {
@@ -236,6 +244,7 @@ impl ModelResolver {
             lead,
             max_text_chars,
             cache: Mutex::new(PrefixCache::new(4)),
+            lexical: 0.0,
         }
     }
 
@@ -253,6 +262,30 @@ impl ModelResolver {
                 self.max_text_chars,
             ),
             Style::Plain => self,
+        }
+    }
+
+    /// The same model with the baseline's scores, times `weight`, added to its
+    /// log-probabilities (0: the model alone).
+    /// A model trained with a prior (`Config::lexical_weight`) should keep its own weight:
+    /// see `with_default_lexical`.
+    pub fn with_lexical(mut self, weight: f64) -> Self {
+        self.lexical = weight;
+        self
+    }
+
+    /// The weight of the baseline's scores (0: none).
+    pub fn lexical(&self) -> f64 {
+        self.lexical
+    }
+
+    /// `with_lexical(weight)` for a model trained without a prior; a model trained with one
+    /// keeps the weight it was trained with.
+    pub fn with_default_lexical(self, weight: f64) -> Self {
+        if self.model.config.lexical_weight > 0.0 {
+            self
+        } else {
+            self.with_lexical(weight)
         }
     }
 
@@ -298,7 +331,15 @@ impl ModelResolver {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .state(&self.model, tokens)?;
 
-        let (probs, more) = self.step(&pieces, &state, count, &[], pointing)?;
+        let lexical: Option<Vec<f64>> = (self.lexical > 0.0).then(|| {
+            Baseline
+                .scores(request)
+                .into_iter()
+                .map(|s| self.lexical * s)
+                .collect()
+        });
+        let lexical = lexical.as_deref();
+        let (probs, more) = self.step(&pieces, &state, count, &[], pointing, lexical)?;
         let mut ranked: Vec<Ranked> = (1..=count)
             .map(|n| Ranked {
                 number: n,
@@ -314,7 +355,7 @@ impl ModelResolver {
             while go_on && selected.len() < MAX_SELECTED {
                 let last = *selected.last().unwrap_or(&best);
                 state = self.model.extend(&state, &pieces.number(last, false)?)?;
-                let (p, m) = self.step(&pieces, &state, count, &selected, pointing)?;
+                let (p, m) = self.step(&pieces, &state, count, &selected, pointing, lexical)?;
                 let next = argmax(&p, &selected);
                 if next == 0 {
                     break;
@@ -348,6 +389,7 @@ impl ModelResolver {
         count: usize,
         taken: &[usize],
         pointing: Option<&Keyed>,
+        lexical: Option<&[f64]>,
     ) -> Result<(Vec<f64>, Vec<bool>), ModelError> {
         let first = usize::from(!taken.is_empty());
         let numbers: Vec<usize> = (first..=count).filter(|n| !taken.contains(n)).collect();
@@ -368,6 +410,9 @@ impl ModelResolver {
             let mut probs = vec![0.0; count + 1];
             for (&n, s) in numbers.iter().zip(scores) {
                 probs[n] = f64::from(s).exp();
+            }
+            if let Some(lexical) = lexical {
+                blend(&mut probs, &numbers, lexical);
             }
             let mut more = vec![false; count + 1];
             let best = argmax(&probs, taken);
@@ -401,7 +446,29 @@ impl ModelResolver {
                 probs[n] = end;
             }
         }
+        if let Some(lexical) = lexical {
+            blend(&mut probs, &numbers, lexical);
+        }
         Ok((probs, more))
+    }
+}
+
+/// Multiplies each of `numbers`' probabilities by `exp(lexical[n])` and normalizes them again
+/// (the model's log-probabilities plus the weighted baseline scores, as a softmax).
+fn blend(probs: &mut [f64], numbers: &[usize], lexical: &[f64]) {
+    let top = numbers
+        .iter()
+        .map(|&n| lexical.get(n).copied().unwrap_or(0.0))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut total = 0.0;
+    for &n in numbers {
+        probs[n] *= (lexical.get(n).copied().unwrap_or(0.0) - top).exp();
+        total += probs[n];
+    }
+    if total > 0.0 {
+        for &n in numbers {
+            probs[n] /= total;
+        }
     }
 }
 
@@ -510,6 +577,66 @@ mod tests {
             assert_eq!(resolver.model().has_pointer(), pointer_size > 0);
             ranks_every_candidate_once(&resolver, &cases);
         }
+    }
+
+    /// The blend multiplies by `exp(lexical)` and normalizes over the numbers still open;
+    /// the others are left as they were.
+    #[test]
+    fn blend_adds_the_lexical_scores_to_the_log_probabilities() {
+        let mut probs = vec![0.1, 0.6, 0.3, 0.5];
+        blend(&mut probs, &[0, 1, 2], &[0.0, 0.0, 2.0, 9.0]);
+        let raw = [0.1, 0.6, 0.3 * 2f64.exp()];
+        let total: f64 = raw.iter().sum();
+        for n in 0..3 {
+            assert!((probs[n] - raw[n] / total).abs() < 1e-12, "{probs:?}");
+        }
+        assert_eq!(probs[3], 0.5);
+        assert!(probs[2] > probs[1]);
+        // Huge scores do not overflow.
+        let mut probs = vec![0.5, 0.5];
+        blend(&mut probs, &[0, 1], &[1e4, 1e4 + 1.0]);
+        assert!(probs.iter().all(|p| p.is_finite()));
+        assert!((probs[1] - 1f64.exp() / (1.0 + 1f64.exp())).abs() < 1e-12);
+    }
+
+    /// With a large lexical weight an untrained model takes the baseline's choice wherever the
+    /// baseline is sure of it (its best candidate well ahead of the next), and still ranks every
+    /// candidate once with a probability.
+    #[test]
+    fn a_heavy_lexical_weight_follows_the_baseline() {
+        let (dir, _) = untrained_with(2048, 16, true);
+        let resolver = ModelResolver::load(dir.path(), 300)
+            .expect("load")
+            .with_lexical(100.0);
+        assert_eq!(resolver.lexical(), 100.0);
+        let cases = crate::datagen::generate(33, 40);
+        let mut sure = 0;
+        for case in &cases {
+            let settings = ParseSettings::default();
+            let p = prepare(
+                case.size,
+                case.elements.clone(),
+                &parse_config(&settings, seed_from(&case.id)),
+            );
+            let request = Request {
+                screen: &p.screen,
+                parse: &p.parse,
+                context: &case.context,
+                query: &case.query,
+            };
+            let lexical = Baseline.scores(&request);
+            let mut order: Vec<usize> = (0..lexical.len()).collect();
+            order.sort_by(|&a, &b| lexical[b].total_cmp(&lexical[a]));
+            if order.len() < 2 || order[0] == 0 || lexical[order[0]] - lexical[order[1]] < 0.2 {
+                continue;
+            }
+            sure += 1;
+            let answer = resolver.answer(&request).expect("the model answers");
+            assert_eq!(answer.ranked[0].number, order[0], "{}", case.query);
+            assert!(answer.ranked[0].selected, "{}", case.query);
+        }
+        assert!(sure >= 10, "only {sure} cases where the baseline is sure");
+        ranks_every_candidate_once(&resolver, &cases[..6]);
     }
 
     fn ranks_every_candidate_once(resolver: &ModelResolver, cases: &[deixis_parser::Case]) {

@@ -89,6 +89,7 @@ impl Synth {
             eos_token_id: None,
             pointer_size: 0,
             pointer_match: false,
+            lexical_weight: 0.0,
         }
     }
 

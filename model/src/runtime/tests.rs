@@ -90,6 +90,7 @@ fn small_model(dir: &Path, arch: Architecture, seed: u64) -> (PathBuf, PathBuf, 
                 eos_token_id: Some(2),
                 pointer_size: 0,
                 pointer_match: false,
+                lexical_weight: 0.0,
             }
             .to_json()
         }
