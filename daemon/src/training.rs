@@ -761,8 +761,7 @@ mod tests {
                 .expect("example")
                 .expect("fits");
             assert_eq!(e.tokens, plain.tokens);
-            let config = parse_config(&settings, seed_from(&case.id));
-            let p = prepare(case.size, case.elements.clone(), &config);
+            let (p, _, _) = solved_with_parse(case, &settings);
             let scores = Baseline.scores(&Request {
                 screen: &p.screen,
                 parse: &p.parse,

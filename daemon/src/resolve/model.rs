@@ -551,10 +551,14 @@ mod tests {
         (dir, cases)
     }
 
+    /// A case's screen parsed with the default settings.
+    fn parsed(case: &deixis_parser::Case) -> crate::pipeline::Prepared {
+        let config = parse_config(&ParseSettings::default(), seed_from(&case.id));
+        prepare(case.size, case.elements.clone(), &config)
+    }
+
     fn answer_of(resolver: &dyn Resolver, case: &deixis_parser::Case, prepared: bool) -> Answer {
-        let settings = ParseSettings::default();
-        let config = parse_config(&settings, seed_from(&case.id));
-        let p = prepare(case.size, case.elements.clone(), &config);
+        let p = parsed(case);
         if prepared {
             let prompt = prompt::render(&p.screen, &p.parse, &[], "", 300);
             resolver.prepare(&prompt.text[..prompt.prefix_len]);
@@ -612,12 +616,7 @@ mod tests {
         let cases = crate::datagen::generate(33, 40);
         let mut sure = 0;
         for case in &cases {
-            let settings = ParseSettings::default();
-            let p = prepare(
-                case.size,
-                case.elements.clone(),
-                &parse_config(&settings, seed_from(&case.id)),
-            );
+            let p = parsed(case);
             let request = Request {
                 screen: &p.screen,
                 parse: &p.parse,
@@ -641,12 +640,7 @@ mod tests {
 
     fn ranks_every_candidate_once(resolver: &ModelResolver, cases: &[deixis_parser::Case]) {
         for case in cases {
-            let settings = ParseSettings::default();
-            let p = prepare(
-                case.size,
-                case.elements.clone(),
-                &parse_config(&settings, seed_from(&case.id)),
-            );
+            let p = parsed(case);
             let request = Request {
                 screen: &p.screen,
                 parse: &p.parse,
@@ -675,12 +669,7 @@ mod tests {
         let (dir, cases) = untrained(64);
         let resolver = ModelResolver::load(dir.path(), 300).expect("load");
         for case in &cases[..3] {
-            let settings = ParseSettings::default();
-            let p = prepare(
-                case.size,
-                case.elements.clone(),
-                &parse_config(&settings, seed_from(&case.id)),
-            );
+            let p = parsed(case);
             let request = Request {
                 screen: &p.screen,
                 parse: &p.parse,
