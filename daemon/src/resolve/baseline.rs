@@ -625,7 +625,9 @@ fn number_after(text: &str, keys: &[&str]) -> Option<f64> {
 
 fn money(text: &str) -> Option<f64> {
     let at = text.find(['$', '€', '£'])?;
-    text[at + 1..]
+    // '€' and '£' take more than one byte.
+    let sign = text[at..].chars().next()?;
+    text[at + sign.len_utf8()..]
         .split(|c: char| !c.is_ascii_digit() && c != '.' && c != ',')
         .next()
         .and_then(|s| s.replace(',', "").parse().ok())

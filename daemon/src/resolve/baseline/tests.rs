@@ -213,3 +213,23 @@ fn a_label_naming_the_type_does_not_beat_the_entity() {
     assert_eq!(pick(card, "", "email her"), vec![1]);
     assert_eq!(pick(card, "", "call that phone number"), vec![3]);
 }
+
+/// Prices in any of the three currencies, whatever bytes their sign takes.
+#[test]
+fn money_reads_each_currency() {
+    assert_eq!(money("$1,250.50 total"), Some(1250.5));
+    assert_eq!(money("£632 "), Some(632.0));
+    assert_eq!(money("now €8.99"), Some(8.99));
+    assert_eq!(money("£"), None);
+    assert_eq!(money("no price"), None);
+}
+
+/// A screen of pound and euro prices is resolved like any other (it once panicked on the
+/// sign's second byte).
+#[test]
+fn prices_in_pounds_and_euros_resolve() {
+    let elements = r#"{"id": 0, "role": "label", "text": "Ships free over £632", "bbox": [0, 0, 500, 50]},
+        {"id": 1, "role": "label", "text": "Only €8.99", "bbox": [0, 100, 500, 150]},
+        {"id": 2, "role": "push button", "text": "Checkout", "bbox": [0, 200, 500, 250]}"#;
+    assert_eq!(pick(elements, "", "press checkout"), [2]);
+}
