@@ -120,8 +120,12 @@ pub mod deixis {
         /// model directory (config.json, tokenizer.json, weights.bin).
         Convert {
             /// A GGUF file (llama architecture; dequantized).
-            #[arg(long, value_name = "FILE", conflicts_with_all = ["safetensors", "config", "tokenizer"])]
+            #[arg(long, value_name = "FILE", conflicts_with_all = ["safetensors", "config", "tokenizer", "model"])]
             gguf: Option<PathBuf>,
+            /// A model directory (config.json, tokenizer.json, weights.bin): its weights
+            /// stored again in --dtype (f16 halves a trained model's size).
+            #[arg(long, value_name = "DIR", conflicts_with_all = ["safetensors", "config", "tokenizer"])]
+            model: Option<PathBuf>,
             /// Safetensors files (llama, OPT or deixis).
             #[arg(long, value_name = "FILE", num_args = 1.., requires_all = ["config", "tokenizer"])]
             safetensors: Vec<PathBuf>,
@@ -147,6 +151,10 @@ pub mod deixis {
             /// How many cases.
             #[arg(long, default_value_t = 1000)]
             count: usize,
+            /// Share of the cases (0 to 1) that ask for a value by its kind ("what time is
+            /// it?"); 0 draws the cases earlier versions drew for the same seed.
+            #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+            type_questions: f64,
         },
         /// Train the reference model from scratch on generated data (CPU): tokenizer,
         /// checkpoints, loss.csv, eval.csv, loss.png and the exported model in --out.
@@ -163,6 +171,10 @@ pub mod deixis {
             /// Stop (with a checkpoint) after this step; --resume continues the same run.
             #[arg(long, value_name = "STEP")]
             stop_after: Option<usize>,
+            /// Start from the finished run in DIR (its tokenizer and parameters; fresh
+            /// optimizer, step 0): a second stage on other data.
+            #[arg(long, value_name = "DIR")]
+            init: Option<PathBuf>,
         },
         /// Train the flash engine's low-rank activation predictors for a model: runs it over a
         /// corpus recording each layer's FFN inputs and active neurons, trains one predictor per

@@ -37,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 mod app;
 mod scenes;
 mod talk;
+mod typed;
 mod words;
 
 use words::{
@@ -46,6 +47,12 @@ use words::{
 
 /// `n` cases from `seed`, ids `gen-SEED-K`.
 pub fn generate(seed: u64, n: usize) -> Vec<Case> {
+    generate_with(seed, n, 0.0)
+}
+
+/// `generate`, with a share `type_questions` (0..=1) of the cases asking for a value by its
+/// kind (`typed`: "what time is it?"). A share of 0 draws exactly what `generate` draws.
+pub fn generate_with(seed: u64, n: usize, type_questions: f64) -> Vec<Case> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|k| {
@@ -53,31 +60,47 @@ pub fn generate(seed: u64, n: usize) -> Vec<Case> {
                 rng: &mut rng,
                 elements: Vec::new(),
             };
-            let kind = g.rng.gen_range(0..100);
+            let typed = type_questions > 0.0 && g.rng.gen_bool(type_questions);
+            let kind = if typed {
+                None
+            } else {
+                Some(g.rng.gen_range(0..100))
+            };
             let mut case = match kind {
-                0..=4 => g.contacts(),
-                5..=9 => g.businesses(),
-                10..=13 => g.shop(),
-                14..=16 => g.settings(),
-                17..=19 => g.mail(),
-                20..=22 => g.toolbar(),
-                23..=42 => g.app_refer(),
-                43..=52 => g.app_question(),
-                53..=56 => g.media_player(),
-                57..=60 => g.map(),
-                61..=64 => g.chat(),
-                65..=68 => g.desktop_dialog(),
-                69..=72 => g.conversation(),
-                73..=83 => g.choice(),
-                84..=91 => g.places(),
-                92..=95 => g.background(),
-                _ => g.none(),
+                None => g.type_question(),
+                Some(kind) => g.drawn(kind),
             };
             case.id = format!("gen-{seed}-{k}");
             case.source = "generated".into();
             case
         })
         .collect()
+}
+
+impl Gen<'_> {
+    /// The case of kind `kind` (0..100: each kind's share of the draws).
+    fn drawn(&mut self, kind: u32) -> Case {
+        let g = self;
+        match kind {
+            0..=4 => g.contacts(),
+            5..=9 => g.businesses(),
+            10..=13 => g.shop(),
+            14..=16 => g.settings(),
+            17..=19 => g.mail(),
+            20..=22 => g.toolbar(),
+            23..=42 => g.app_refer(),
+            43..=52 => g.app_question(),
+            53..=56 => g.media_player(),
+            57..=60 => g.map(),
+            61..=64 => g.chat(),
+            65..=68 => g.desktop_dialog(),
+            69..=72 => g.conversation(),
+            73..=83 => g.choice(),
+            84..=91 => g.places(),
+            92..=95 => g.background(),
+            _ => g.none(),
+        }
+    }
 }
 
 struct Gen<'r> {
@@ -536,7 +559,21 @@ mod tests {
         let b = generate(7, 300);
         assert_eq!(a, b);
         assert_ne!(generate(8, 300), a);
-        for case in &a {
+        // A share of 0 draws what earlier versions drew; a share of type questions replaces
+        // some cases with them, the same for the same seed.
+        assert_eq!(generate_with(7, 300, 0.0), a);
+        let typed = generate_with(7, 300, 0.3);
+        assert_eq!(typed, generate_with(7, 300, 0.3));
+        let asked = |cases: &[Case]| {
+            let kinds = ["What time is", "Which date is", "web address", "What URL"];
+            cases
+                .iter()
+                .filter(|c| kinds.iter().any(|k| c.query.contains(k)))
+                .count()
+        };
+        assert_eq!(asked(&a), 0);
+        assert!(asked(&typed) > 5, "{}", asked(&typed));
+        for case in a.iter().chain(&typed) {
             let line = case_to_json(case).to_string();
             let back = read_case(&line).unwrap_or_else(|e| panic!("{}: {e:?}", case.id));
             assert_eq!(back.query, case.query);

@@ -85,6 +85,10 @@ pub struct TrainConfig {
     /// pointer head). The exported config carries it.
     #[serde(default)]
     pub lexical_weight: f64,
+    /// Share of the training and held-out cases that ask for a value by its kind ("what time
+    /// is it?"; `datagen::generate_with`). Default 0: the cases `datagen::generate` draws.
+    #[serde(default)]
+    pub type_questions: f64,
 }
 
 impl TrainConfig {
@@ -129,6 +133,9 @@ impl TrainConfig {
         }
         if self.lexical_weight > 0.0 && self.pointer_size == 0 {
             bail!("lexical_weight needs a pointer head (pointer_size > 0)");
+        }
+        if !(0.0..=1.0).contains(&self.type_questions) {
+            bail!("type_questions must be between 0 and 1");
         }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");
@@ -348,7 +355,8 @@ fn chunk_batches(
     tokenizer: &Tokenizer,
     settings: &ParseSettings,
 ) -> anyhow::Result<Vec<Vec<Example>>> {
-    let cases = crate::datagen::generate(config.data_seed + c as u64, CHUNK);
+    let cases =
+        crate::datagen::generate_with(config.data_seed + c as u64, CHUNK, config.type_questions);
     let mut examples = Vec::with_capacity(cases.len());
     for case in &cases {
         if let Some(e) = example(
@@ -421,16 +429,21 @@ pub enum OutError {
     HoldsARun(PathBuf),
     #[error("--resume: {} has no checkpoint", .0.display())]
     NoCheckpoint(PathBuf),
+    #[error("--init: {} holds no finished run (no checkpoint.safetensors and tokenizer.json)", .0.display())]
+    NoRun(PathBuf),
 }
 
 /// Runs (or, with `resume`, continues) the training described by `config` in `out`, until
 /// `config.steps`, or until step `stop_after` (a checkpoint is written there; a later
-/// `resume` goes on exactly as if the run had not stopped).
+/// `resume` goes on exactly as if the run had not stopped). With `init`, a new run starts
+/// from the run in that directory: its tokenizer and parameters (the shapes must match
+/// `config`), fresh optimizer moments, step 0.
 pub fn run(
     config: &TrainConfig,
     out: &Path,
     resume: bool,
     stop_after: Option<usize>,
+    init: Option<&Path>,
 ) -> anyhow::Result<()> {
     let settings = ParseSettings::default();
     let checkpoint = out.join("checkpoint.safetensors");
@@ -441,17 +454,32 @@ pub fn run(
     if resume && !checkpoint.exists() {
         return Err(OutError::NoCheckpoint(out.to_owned()).into());
     }
+    let init = init.filter(|_| !resume);
+    if let Some(dir) = init {
+        if !dir.join("checkpoint.safetensors").exists() || !dir.join("tokenizer.json").exists() {
+            return Err(OutError::NoRun(dir.to_owned()).into());
+        }
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
 
     let started = Instant::now();
     let tokenizer = if resume {
+        deixis_model::tokenizer::read(&tokenizer_path)?
+    } else if let Some(dir) = init {
+        let from = dir.join("tokenizer.json");
+        std::fs::copy(&from, &tokenizer_path)
+            .with_context(|| format!("cannot copy {}", from.display()))?;
         deixis_model::tokenizer::read(&tokenizer_path)?
     } else {
         eprintln!(
             "training the tokenizer on {} generated prompts",
             config.tokenizer_cases
         );
-        let cases = crate::datagen::generate(config.data_seed, config.tokenizer_cases);
+        let cases = crate::datagen::generate_with(
+            config.data_seed,
+            config.tokenizer_cases,
+            config.type_questions,
+        );
         let tok = deixis_model::tokenizer::train(
             prompt_texts(&cases, &settings).into_iter(),
             config.vocab_size,
@@ -468,8 +496,14 @@ pub fn run(
     trainer.prompt_weight = config.prompt_loss_weight;
     if resume {
         trainer.load_checkpoint(&checkpoint)?;
+    } else if let Some(dir) = init {
+        trainer.load_parameters(&dir.join("checkpoint.safetensors"))?;
     }
-    let held_out = crate::datagen::generate(config.held_out_seed, config.held_out_cases);
+    let held_out = crate::datagen::generate_with(
+        config.held_out_seed,
+        config.held_out_cases,
+        config.type_questions,
+    );
     eprintln!(
         "model: {} parameters ({} layers, width {}, ffn {}, vocab {vocab}); steps {}..{} of batch {}",
         trainer.parameters(),
@@ -740,6 +774,7 @@ mod tests {
             pointer_match: true,
             lowercase: false,
             lexical_weight: 0.0,
+            type_questions: 0.0,
         }
     }
 
@@ -866,7 +901,7 @@ mod tests {
     fn a_run_writes_its_files_refuses_to_overwrite_and_resumes_to_the_same_model() {
         let dir = tempfile::tempdir().expect("dir");
         let whole = dir.path().join("whole");
-        run(&tiny(8), &whole, false, None).expect("run");
+        run(&tiny(8), &whole, false, None, None).expect("run");
         for f in [
             "tokenizer.json",
             "checkpoint.safetensors",
@@ -883,12 +918,12 @@ mod tests {
         assert!(eval.iter().all(|r| (0.0..=1.0).contains(&r.1)));
         let png = image::open(whole.join("loss.png")).expect("a PNG");
         assert_eq!((png.width(), png.height()), (900, 450));
-        let err = run(&tiny(8), &whole, false, None).expect_err("overwrite");
+        let err = run(&tiny(8), &whole, false, None, None).expect_err("overwrite");
         assert!(err.to_string().contains("--resume"), "{err}");
 
         // Stopped at step 5 and resumed: the same model, byte for byte.
         let split = dir.path().join("split");
-        run(&tiny(8), &split, false, Some(5)).expect("first part");
+        run(&tiny(8), &split, false, Some(5), None).expect("first part");
         assert_eq!(
             std::fs::read_to_string(split.join("loss.csv"))
                 .expect("csv")
@@ -896,11 +931,37 @@ mod tests {
                 .count(),
             1 + 5
         );
-        run(&tiny(8), &split, true, None).expect("resumed");
+        run(&tiny(8), &split, true, None, None).expect("resumed");
         let weights = |d: &Path| std::fs::read(d.join("model/weights.bin")).expect("weights");
         assert!(weights(&whole) == weights(&split), "resumed run differs");
-        let err = run(&tiny(8), &dir.path().join("none"), true, None).expect_err("no run");
+        let err = run(&tiny(8), &dir.path().join("none"), true, None, None).expect_err("no run");
         assert!(err.to_string().contains("no checkpoint"), "{err}");
+
+        // A second stage from the whole run: its tokenizer and parameters. With a learning
+        // rate of 0 the exported model is the first stage's, byte for byte.
+        let mut second = tiny(2);
+        second.data_seed = 700;
+        second.type_questions = 0.5;
+        second.learning_rate = 0.0;
+        let staged = dir.path().join("staged");
+        run(&second, &staged, false, None, Some(&whole)).expect("second stage");
+        let text = |d: &Path| std::fs::read(d.join("tokenizer.json")).expect("tokenizer");
+        assert!(text(&staged) == text(&whole));
+        assert!(
+            weights(&staged) == weights(&whole),
+            "init did not load the parameters"
+        );
+        let loss = std::fs::read_to_string(staged.join("loss.csv")).expect("loss.csv");
+        assert_eq!(loss.lines().count(), 1 + 2, "{loss}");
+        let err = run(
+            &second,
+            &dir.path().join("other"),
+            false,
+            None,
+            Some(&split.join("no")),
+        )
+        .expect_err("no run to start from");
+        assert!(err.to_string().contains("--init"), "{err}");
     }
 
     #[test]
@@ -919,6 +980,9 @@ mod tests {
         assert!(c.learning_rate_at(0) < c.learning_rate_at(1));
         assert!((c.learning_rate_at(2) - c.learning_rate).abs() < 1e-9);
         assert!((c.learning_rate_at(100) - c.learning_rate * 0.1).abs() < 1e-9);
+        let mut c = tiny(100);
+        c.type_questions = 1.5;
+        assert!(c.check().is_err());
         let bad = toml::from_str::<TrainConfig>("seed = 1\nwidht = 3\n").expect_err("unknown");
         assert!(bad.to_string().contains("widht"), "{bad}");
     }

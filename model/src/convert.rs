@@ -1,7 +1,8 @@
 //! Conversion into a model directory (`config.json`, `tokenizer.json`, `weights.bin`): from
 //! GGUF (llama; every tensor dequantized to f32, Q and K un-permuted, the tokenizer built
 //! from the vocabulary) or from Hugging Face safetensors + `config.json` + `tokenizer.json`
-//! (llama, OPT, or our own architecture).
+//! (llama, OPT, or our own architecture), or from another model directory (to store its
+//! weights in another dtype).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub enum Source {
         config: PathBuf,
         tokenizer: PathBuf,
     },
+    /// A model directory of ours: its weights rewritten, its config and tokenizer kept.
+    Model(PathBuf),
 }
 
 /// What a conversion wrote.
@@ -67,15 +70,21 @@ pub struct Summary {
 /// Converts `source` into the model directory `out` (created; files replaced atomically).
 pub fn convert(source: &Source, out: &Path, dtype: DType) -> Result<Summary, ConvertError> {
     let start = Instant::now();
-    let (config, tensors, tok) = match source {
-        Source::Gguf(path) => read_gguf(path)?,
+    let (config, (resident, ffn), tok) = match source {
+        Source::Gguf(path) => {
+            let (config, tensors, tok) = read_gguf(path)?;
+            (config.clone(), split(&config, tensors, out)?, tok)
+        }
         Source::SafeTensors {
             weights,
             config,
             tokenizer: tok,
-        } => read_safetensors(weights, config, tok)?,
+        } => {
+            let (config, tensors, tok) = read_safetensors(weights, config, tok)?;
+            (config.clone(), split(&config, tensors, out)?, tok)
+        }
+        Source::Model(dir) => read_model(dir)?,
     };
-    let (resident, ffn) = split(&config, tensors, out)?;
     let parameters = resident.iter().map(|(_, t)| t.elem_count()).sum::<usize>()
         + ffn
             .iter()
@@ -111,6 +120,34 @@ pub fn convert(source: &Source, out: &Path, dtype: DType) -> Result<Summary, Con
 
 /// Resident tensors by name, and each layer's FFN.
 type Split = (Vec<(String, Tensor)>, Vec<FfnWeights>);
+
+/// A model directory's config, tensors (resident ones by name, and each layer's FFN) and
+/// tokenizer.
+fn read_model(dir: &Path) -> Result<(Config, Split, tokenizers::Tokenizer), ConvertError> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|source| ConvertError::Read {
+        path: config_path.display().to_string(),
+        source,
+    })?;
+    let config = Config::from_json(&text)?;
+    let tok = tokenizer::read(&dir.join("tokenizer.json"))?;
+    let loaded = weights::Loaded::read(&dir.join("weights.bin"))?;
+    let mut resident: Vec<(String, Tensor)> = loaded.tensors.into_iter().collect();
+    resident.sort_by(|a, b| a.0.cmp(&b.0));
+    // Loaded keeps down as rows per neuron; `weights::write` takes it as the Linear's weight.
+    let ffn = loaded
+        .ffn
+        .into_iter()
+        .map(|(up, gate, down)| {
+            Ok(FfnWeights {
+                up,
+                gate,
+                down: down.t()?.contiguous()?,
+            })
+        })
+        .collect::<Result<_, candle_core::Error>>()?;
+    Ok((config, (resident, ffn), tok))
+}
 
 /// Splits the tensors into resident ones and each layer's FFN.
 fn split(

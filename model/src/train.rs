@@ -464,6 +464,16 @@ impl Trainer {
 
     /// Restores what `save_checkpoint` wrote; the config must be the one it was saved with.
     pub fn load_checkpoint(&mut self, path: &Path) -> candle_core::Result<()> {
+        self.load(path, true)
+    }
+
+    /// Starts from another run's parameters (its checkpoint), with fresh optimizer moments
+    /// and step 0: a second stage of training on other data.
+    pub fn load_parameters(&mut self, path: &Path) -> candle_core::Result<()> {
+        self.load(path, false)
+    }
+
+    fn load(&mut self, path: &Path, whole: bool) -> candle_core::Result<()> {
         let mut tensors = candle_core::safetensors::load(path, &Device::Cpu)?;
         let mut take = |key: String, like: &Tensor| -> candle_core::Result<Tensor> {
             let t = tensors.remove(&key).ok_or_else(|| {
@@ -484,8 +494,13 @@ impl Trainer {
         };
         for ((name, var), (m, v)) in self.vars.iter().zip(&mut self.optimizer.moments) {
             var.set(&take(format!("param.{name}"), var.as_tensor())?)?;
-            *m = take(format!("adam_m.{name}"), m)?;
-            *v = take(format!("adam_v.{name}"), v)?;
+            if whole {
+                *m = take(format!("adam_m.{name}"), m)?;
+                *v = take(format!("adam_v.{name}"), v)?;
+            }
+        }
+        if !whole {
+            return Ok(());
         }
         let step = tensors
             .remove("step")
@@ -696,6 +711,32 @@ mod tests {
             .and_then(|d| d.to_scalar::<f32>())
             .expect("diff");
         assert!(diff < 1e-4, "{diff}");
+
+        // Stored again as f16 (`deixis model convert --model`): half the bytes, the same
+        // logits to f16's precision.
+        let half = tempfile::tempdir().expect("dir");
+        let source = crate::convert::Source::Model(dir.path().to_owned());
+        crate::convert::convert(&source, half.path(), crate::weights::DType::F16).expect("convert");
+        let size = |d: &Path| {
+            std::fs::metadata(d.join("weights.bin"))
+                .expect("weights")
+                .len()
+        };
+        assert!(size(half.path()) < size(dir.path()));
+        let header = weights::read_header(&half.path().join("weights.bin")).expect("header");
+        assert_eq!(header.dtype, weights::DType::F16);
+        let model = Model::load(half.path()).expect("load f16");
+        let mut state = model.empty();
+        let f16 = model.forward_all(&mut state, tokens).expect("runtime");
+        let full = Model::load(dir.path()).expect("load");
+        let mut state = full.empty();
+        let ours = full.forward_all(&mut state, tokens).expect("f32");
+        let diff = (f16 - ours)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("diff");
+        assert!(diff > 0.0 && diff < 2e-2, "{diff}");
     }
 
     #[test]

@@ -217,13 +217,17 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__convert)
-            opts="-h --gguf --safetensors --config --tokenizer --out --dtype --help"
+            opts="-h --gguf --model --safetensors --config --tokenizer --out --dtype --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --gguf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -255,7 +259,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__data)
-            opts="-h --seed --count --config --help"
+            opts="-h --seed --count --type-questions --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,6 +270,10 @@ _deixis() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type-questions)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -307,7 +315,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__train)
-            opts="-h --out --resume --stop-after --config --help"
+            opts="-h --out --resume --stop-after --init --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,6 +326,10 @@ _deixis() {
                     return 0
                     ;;
                 --stop-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

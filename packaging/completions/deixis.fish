@@ -70,6 +70,7 @@ complete -c deixis -n "__fish_deixis_using_subcommand model; and not __fish_seen
 complete -c deixis -n "__fish_deixis_using_subcommand model; and not __fish_seen_subcommand_from convert data train train-predictors bench generate" -f -a "bench" -d 'The flash engine\'s benchmark: naive, budgeted mmap and flash on the same weights with half the model as the DRAM budget, from a cold page cache; generated OPT-shaped models (1.3B parameters, f16) with 3%, 5% and 10% of FFN neurons active'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and not __fish_seen_subcommand_from convert data train train-predictors bench generate" -f -a "generate" -d 'Greedy generation from a prompt (a smoke test of a model)'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -l gguf -d 'A GGUF file (llama architecture; dequantized)' -r -F
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -l model -d 'A model directory (config.json, tokenizer.json, weights.bin): its weights stored again in --dtype (f16 halves a trained model\'s size)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -l safetensors -d 'Safetensors files (llama, OPT or deixis)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -l config -d 'The Hugging Face config.json of the safetensors' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -l tokenizer -d 'The tokenizer.json of the safetensors' -r -F
@@ -79,10 +80,12 @@ f16\t''"
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from convert" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l seed -d 'The same seed gives the same cases' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l count -d 'How many cases' -r
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l type-questions -d 'Share of the cases (0 to 1) that ask for a value by its kind ("what time is it?"); 0 draws the cases earlier versions drew for the same seed' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l out -d 'Where the run\'s files go (default: train-<config name> in the current directory)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l stop-after -d 'Stop (with a checkpoint) after this step; --resume continues the same run' -r
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l init -d 'Start from the finished run in DIR (its tokenizer and parameters; fresh optimizer, step 0): a second stage on other data' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l resume -d 'Continue the run in --out from its last checkpoint'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -s h -l help -d 'Print help (see more with \'--help\')'

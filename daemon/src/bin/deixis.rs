@@ -291,15 +291,17 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
     match command {
         ModelCommand::Convert {
             gguf,
+            model,
             safetensors,
             config,
             tokenizer,
             out,
             dtype,
         } => {
-            let source = match (gguf, config, tokenizer) {
-                (Some(path), _, _) => Source::Gguf(path),
-                (None, Some(config), Some(tokenizer)) if !safetensors.is_empty() => {
+            let source = match (gguf, model, config, tokenizer) {
+                (Some(path), _, _, _) => Source::Gguf(path),
+                (None, Some(dir), _, _) => Source::Model(dir),
+                (None, None, Some(config), Some(tokenizer)) if !safetensors.is_empty() => {
                     Source::SafeTensors {
                         weights: safetensors,
                         config,
@@ -308,7 +310,7 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
                 }
                 _ => {
                     return Err(user(anyhow!(
-                        "give --gguf FILE, or --safetensors FILE... --config FILE --tokenizer FILE"
+                        "give --gguf FILE, --model DIR, or --safetensors FILE... --config FILE --tokenizer FILE"
                     )))
                 }
             };
@@ -334,9 +336,16 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             );
             Ok(())
         }
-        ModelCommand::Data { seed, count } => {
+        ModelCommand::Data {
+            seed,
+            count,
+            type_questions,
+        } => {
+            if !(0.0..=1.0).contains(&type_questions) {
+                return Err(user(anyhow!("--type-questions must be between 0 and 1")));
+            }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for case in deixis_daemon::datagen::generate(seed, count) {
+            for case in deixis_daemon::datagen::generate_with(seed, count, type_questions) {
                 writeln!(out, "{}", deixis_parser::format::case_to_json(&case))?;
             }
             out.flush()?;
@@ -346,6 +355,7 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             out,
             resume,
             stop_after,
+            init,
         } => {
             let config = train_config
                 .ok_or_else(|| user(anyhow!("give the training settings with --config FILE")))?;
@@ -356,13 +366,14 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
                     .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
                 PathBuf::from(format!("train-{stem}"))
             });
-            deixis_daemon::training::run(&settings, &out, resume, stop_after).map_err(|e| {
-                if e.is::<deixis_daemon::training::OutError>() {
-                    user(e)
-                } else {
-                    e
-                }
-            })?;
+            deixis_daemon::training::run(&settings, &out, resume, stop_after, init.as_deref())
+                .map_err(|e| {
+                    if e.is::<deixis_daemon::training::OutError>() {
+                        user(e)
+                    } else {
+                        e
+                    }
+                })?;
             std::fs::copy(&config, out.join("train.toml")).with_context(|| {
                 format!("cannot copy {} into {}", config.display(), out.display())
             })?;

@@ -131,7 +131,7 @@ fn digits(g: &mut Gen<'_>, pattern: &str) -> String {
 impl Gen<'_> {
     /// Adds a view-hierarchy leaf.
     #[allow(clippy::too_many_arguments)]
-    fn view(
+    pub(super) fn view(
         &mut self,
         role: &str,
         class: &str,
@@ -150,7 +150,7 @@ impl Gen<'_> {
     }
 
     /// An icon named by its description, its resource id, both or neither.
-    fn icon(&mut self, app: &str, icon: Icon, bbox: [f64; 4]) -> (ElementId, String) {
+    pub(super) fn icon(&mut self, app: &str, icon: Icon, bbox: [f64; 4]) -> (ElementId, String) {
         let (desc, res, called) = icon;
         let (d, r) = match self.rng.gen_range(0..10) {
             0..=3 => (desc.to_owned(), String::new()),
@@ -207,7 +207,7 @@ impl Gen<'_> {
             .collect()
     }
 
-    fn label_text(&mut self, lower: bool, text: &str) -> String {
+    pub(super) fn label_text(&mut self, lower: bool, text: &str) -> String {
         if lower {
             text.to_lowercase()
         } else if self.rng.gen_bool(0.1) {
@@ -707,7 +707,7 @@ impl Gen<'_> {
 
     /// A request as people type them: now and then a doubled space, a letter dropped or two
     /// letters swapped in a longer word, or the article left out.
-    fn noisy(&mut self, query: String) -> String {
+    pub(super) fn noisy(&mut self, query: String) -> String {
         let mut words: Vec<String> = query.split(' ').map(str::to_owned).collect();
         if self.rng.gen_bool(0.1) {
             let long: Vec<usize> = (0..words.len())
