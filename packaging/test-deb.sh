@@ -57,6 +57,9 @@ dpkg-query -L deixis > "$work/files"
 for path in /usr/bin/deixisd /usr/bin/deixis /usr/lib/systemd/user/deixisd.service \
   /usr/share/dbus-1/services/org.deixis.Deixis1.service \
   /usr/share/dbus-1/interfaces/org.deixis.Deixis1.xml /usr/share/deixis/config.toml \
+  /usr/share/deixis/models/deixis-small/config.json \
+  /usr/share/deixis/models/deixis-small/tokenizer.json \
+  /usr/share/deixis/models/deixis-small/weights.bin \
   /usr/share/man/man1/deixisd.1.gz /usr/share/man/man1/deixis.1.gz \
   /usr/share/man/man1/deixis-resolve.1.gz /usr/share/bash-completion/completions/deixis \
   /usr/share/zsh/vendor-completions/_deixis /usr/share/fish/vendor_completions.d/deixis.fish \
@@ -112,9 +115,9 @@ bctl() { busctl --address="$address" "$@"; }
 bctl list --activatable | grep -q '^org.deixis.Deixis1 ' || fail "org.deixis.Deixis1 is not activatable"
 ! bctl status org.deixis.Deixis1 >/dev/null 2>&1 || fail "deixisd ran before the first call"
 
-# The first call starts deixisd.
+# The first call starts deixisd, which answers with the installed model.
 answer=$(bctl get-property org.deixis.Deixis1 /org/deixis/Deixis1 org.deixis.Deixis1 Version Status Model)
-[ "$answer" = "$(printf 's "%s"\ns "ready"\ns "baseline"' "${version%-*}")" ] ||
+[ "$answer" = "$(printf 's "%s"\ns "ready"\ns "deixis-small"' "${version%-*}")" ] ||
   fail "properties after activation: $answer"
 pid=$(bctl status org.deixis.Deixis1 | sed -n 's/^PID=//p')
 [ "$(readlink "/proc/$pid/exe")" = /usr/bin/deixisd ] ||

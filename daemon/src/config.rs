@@ -34,9 +34,9 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-/// The resolver used when the config does not choose one: the baseline, until a trained model
-/// beats it (README, "The reference model").
-pub const DEFAULT_RESOLVER: Resolver = Resolver::Baseline;
+/// The resolver used when the config does not choose one: the shipped model (README, "The
+/// reference model"), with the baseline answering wherever no model loads.
+pub const DEFAULT_RESOLVER: Resolver = Resolver::Model;
 
 /// Every config key as `section.key`, in file order.
 const KEYS: [&str; 20] = [
@@ -555,7 +555,7 @@ impl Settings {
         w.section("model", "How references are resolved.");
         w.key(
             "resolver",
-            "Which resolver answers queries: \"baseline\" (rules) or \"model\".",
+            "Which resolver answers queries: \"model\" (the model at model.path, else the installed\ndeixis-small; the baseline answers where none loads) or \"baseline\" (rules only).",
             &m.resolver,
             &dm.resolver,
         );
@@ -1416,7 +1416,7 @@ mod tests {
         assert_eq!(settings.capture.ocr, OcrMode::Auto);
         assert!(!settings.store.ephemeral);
         assert_eq!(settings.store.retention_minutes, 60);
-        assert_eq!(settings.model.resolver, Resolver::Baseline);
+        assert_eq!(settings.model.resolver, Resolver::Model);
         assert_eq!(settings.model.path, None);
         assert_eq!(settings.model.dram_budget_mib, 512);
         assert_eq!(settings.model.lexical_weight, 3.0);

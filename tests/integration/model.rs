@@ -251,3 +251,56 @@ fn flash_bench_smoke_run_and_predictor_training() {
     assert_eq!(runs[0]["predictor"], "low-rank (rank 16)");
     assert_eq!(runs[1]["predictor"], "oracle");
 }
+
+/// Without a config, `deixis` answers with the shipped model (`model/deixis-small`), and it
+/// does better than the baseline on generated cases of the held-out seed (no training chunk
+/// uses it). A model that does not load, or loads broken, fails here.
+#[test]
+fn the_shipped_model_answers_by_default_and_beats_the_baseline_on_held_out_cases() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let data = run([
+        "model",
+        "data",
+        "--seed",
+        "99",
+        "--count",
+        "200",
+        "--type-questions",
+        "0.15",
+    ])
+    .code(0);
+    let path = tmp.path().join("held-out.jsonl");
+    std::fs::write(&path, &data.stdout).expect("write");
+    let accuracy = |run: Run| -> (String, f64) {
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+        let files = &report["files"][0];
+        assert_eq!(files["cases"], 200, "{report}");
+        (
+            report["resolver"].as_str().expect("resolver").to_owned(),
+            files["accuracy"].as_f64().expect("accuracy"),
+        )
+    };
+    let (name, model) = accuracy(
+        Run::of(
+            deixis()
+                .env_remove("DEIXIS_MODEL_RESOLVER")
+                .args(["eval", "--json"])
+                .arg(&path),
+        )
+        .code(0),
+    );
+    assert_eq!(name, "deixis-small");
+    let (name, baseline) = accuracy(
+        Run::of(
+            deixis()
+                .args(["eval", "--json", "--resolver", "baseline"])
+                .arg(&path),
+        )
+        .code(0),
+    );
+    assert_eq!(name, "baseline");
+    assert!(
+        model >= baseline + 0.1,
+        "shipped model {model:.3}, baseline {baseline:.3}"
+    );
+}
