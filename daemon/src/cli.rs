@@ -159,8 +159,9 @@ pub mod deixis {
         /// Train the reference model from scratch on generated data (CPU): tokenizer,
         /// checkpoints, loss.csv, eval.csv, loss.png and the exported model in --out.
         ///
-        /// The run's settings are the file given with --config (TOML; the shipped model's is
-        /// model/deixis-small.toml).
+        /// The run's settings are the file given with --config (TOML). The shipped model was
+        /// trained with model/deixis-small.toml, then with model/deixis-small-types.toml and
+        /// --init on the first run's directory.
         Train {
             /// Where the run's files go (default: train-<config name> in the current directory).
             #[arg(long, value_name = "DIR")]

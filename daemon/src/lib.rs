@@ -3,7 +3,7 @@
 //!
 //! Stages here: 0 capture (`capture`: the accessibility bus, the only user of atspi, and the
 //! AccessKit trees apps push), 5-6 resolution (`worker`: the model thread; `resolve`: the
-//! baseline now, the model later), 7 answer (`service`: the D-Bus service; `store`: what is
+//! model by default, the baseline where it does not load or is chosen), 7 answer (`service`: the D-Bus service; `store`: what is
 //! kept, the only user of sled; `access`: who may call; the CLI's output).
 
 pub mod access;
