@@ -2,6 +2,7 @@
 //! case's `scoring` rule, per-case latency (parse + resolve) and each case's outcome (what was
 //! selected, the top of the ranking) for looking at the failures.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use deixis_parser::format::{read_jsonl, FormatError};
@@ -56,14 +57,15 @@ pub fn is_correct(scoring: Scoring, selected: &[ElementId], targets: &[ElementId
     }
 }
 
-/// Scores `resolver` on the cases in `bytes`; each malformed line goes to `on_error` and
-/// counts as a wrong case.
+/// Scores `resolver` on the cases in `bytes`. Each malformed line, and each case whose
+/// resolution panics (a bug, reported rather than ending the run), goes to `on_error` as
+/// (line, problem) and counts as a wrong case in `errors`.
 pub fn eval_file(
     path: &str,
     bytes: &[u8],
     resolver: &dyn Resolver,
     settings: &ParseSettings,
-    mut on_error: impl FnMut(&FormatError),
+    mut on_error: impl FnMut(usize, &str),
 ) -> FileReport {
     let mut report = FileReport {
         path: path.to_owned(),
@@ -76,26 +78,42 @@ pub fn eval_file(
         outcomes: Vec::new(),
     };
     let mut latencies = Vec::new();
-    for (_, case) in read_jsonl(bytes) {
+    for (line, case) in read_jsonl(bytes) {
         report.cases += 1;
-        let case = match case {
+        let mut case = match case {
             Ok(case) => case,
             Err(e) => {
                 report.errors += 1;
-                on_error(&e);
+                on_error(e.line(), &format_problem(&e));
                 continue;
             }
         };
         let start = Instant::now();
-        let config = parse_config(settings, seed_from(&case.id));
-        let prepared = prepare(case.size, case.elements, &config);
-        let request = Request {
-            screen: &prepared.screen,
-            parse: &prepared.parse,
-            context: &case.context,
-            query: &case.query,
+        let elements = std::mem::take(&mut case.elements);
+        let resolved = catch_unwind(AssertUnwindSafe(|| {
+            let config = parse_config(settings, seed_from(&case.id));
+            let prepared = prepare(case.size, elements, &config);
+            let request = Request {
+                screen: &prepared.screen,
+                parse: &prepared.parse,
+                context: &case.context,
+                query: &case.query,
+            };
+            let answer = resolver.resolve(&request);
+            (prepared, answer)
+        }));
+        let (prepared, answer) = match resolved {
+            Ok(resolved) => resolved,
+            Err(panic) => {
+                report.errors += 1;
+                let message = crate::panic_message(&*panic);
+                on_error(
+                    line,
+                    &format!("resolving this case failed (a bug): {message}"),
+                );
+                continue;
+            }
         };
-        let answer = resolver.resolve(&request);
         let selected = answer.selected_elements(&prepared.screen, &prepared.parse);
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         latencies.push(ms);
@@ -123,6 +141,13 @@ pub fn eval_file(
     report.p50_ms = percentile(&mut latencies, 0.50);
     report.p95_ms = percentile(&mut latencies, 0.95);
     report
+}
+
+/// A format error's problem without its leading line number ("FIELD: problem").
+pub fn format_problem(e: &FormatError) -> String {
+    let text = e.to_string();
+    text.split_once(": ")
+        .map_or(text.clone(), |(_, rest)| rest.to_owned())
 }
 
 /// Nearest-rank percentile; 0 for no samples.
@@ -173,12 +198,52 @@ mod tests {
             input.as_bytes(),
             &Baseline,
             &ParseSettings::default(),
-            |e| errors.push(e.to_string()),
+            |line, e| errors.push(format!("{line}: {e}")),
         );
         assert_eq!((report.cases, report.correct, report.errors), (3, 2, 1));
         assert_eq!(
             errors,
             vec!["2: (json): key must be a string at column 2".to_owned()]
         );
+    }
+
+    /// Answers like the baseline, but panics on one request.
+    struct Fragile;
+
+    impl Resolver for Fragile {
+        fn name(&self) -> &str {
+            "fragile"
+        }
+
+        fn resolve(&self, request: &Request<'_>) -> crate::resolve::Answer {
+            assert!(request.query != "boom", "a bug on this request");
+            Baseline.resolve(request)
+        }
+    }
+
+    /// A case whose resolution panics is reported with its line and counted in `errors`;
+    /// the cases after it are still scored.
+    #[test]
+    fn a_case_that_panics_is_an_error_and_the_run_goes_on() {
+        let case = |id: &str, query: &str| {
+            format!(
+                r#"{{"id": "{id}", "elements": [{{"id": 0, "text": "Save", "bbox": [0,0,10,10]}}], "query": "{query}", "target_ids": [0]}}"#
+            )
+        };
+        let input = [case("a", "save"), case("b", "boom"), case("c", "save")].join("\n");
+        let mut errors = Vec::new();
+        let report = eval_file(
+            "x.jsonl",
+            input.as_bytes(),
+            &Fragile,
+            &ParseSettings::default(),
+            |line, e| errors.push(format!("{line}: {e}")),
+        );
+        assert_eq!((report.cases, report.correct, report.errors), (3, 2, 1));
+        assert_eq!(
+            errors,
+            ["2: resolving this case failed (a bug): a bug on this request"]
+        );
+        assert_eq!(report.outcomes.len(), 2);
     }
 }

@@ -254,10 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &bytes,
                     resolver.as_ref(),
                     &settings.parse,
-                    |e| {
-                        let (line, rest) = split_line(e);
-                        eprintln!("{shown}:{line}: {rest}");
-                    },
+                    |line, problem| eprintln!("{shown}:{line}: {problem}"),
                 ));
             }
             if let Some(path) = cases {
@@ -1085,11 +1082,7 @@ fn ocr_json(report: &deixis_daemon::capture::ocr::OcrReport) -> serde_json::Valu
 
 /// `line` and the rest of a format error's message (`line: field: problem`).
 fn split_line(e: &deixis_parser::FormatError) -> (usize, String) {
-    let text = e.to_string();
-    let rest = text
-        .split_once(": ")
-        .map_or(text.clone(), |(_, r)| r.to_owned());
-    (e.line(), rest)
+    (e.line(), deixis_daemon::eval::format_problem(e))
 }
 
 /// The configured resolver; a model that does not load is named on stderr and the baseline
