@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use deixis_parser::format::{read_jsonl, FormatError};
 use deixis_parser::parse::seed_from;
-use deixis_parser::{ElementId, Scoring};
+use deixis_parser::{Case, Element, ElementId, Scoring};
 
 use crate::config::ParseSettings;
-use crate::pipeline::{parse_config, prepare};
-use crate::resolve::{Request, Resolver};
+use crate::pipeline::{parse_config, prepare, Prepared};
+use crate::resolve::{Answer, Request, Resolver};
 
 /// The figures for one eval file.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,16 +91,7 @@ pub fn eval_file(
         let start = Instant::now();
         let elements = std::mem::take(&mut case.elements);
         let resolved = catch_unwind(AssertUnwindSafe(|| {
-            let config = parse_config(settings, seed_from(&case.id));
-            let prepared = prepare(case.size, elements, &config);
-            let request = Request {
-                screen: &prepared.screen,
-                parse: &prepared.parse,
-                context: &case.context,
-                query: &case.query,
-            };
-            let answer = resolver.resolve(&request);
-            (prepared, answer)
+            resolve_case(&case, elements, resolver, settings)
         }));
         let (prepared, answer) = match resolved {
             Ok(resolved) => resolved,
@@ -141,6 +132,26 @@ pub fn eval_file(
     report.p50_ms = percentile(&mut latencies, 0.50);
     report.p95_ms = percentile(&mut latencies, 0.95);
     report
+}
+
+/// Parses a case's screen (`elements`, taken from it) as the pipeline does and asks
+/// `resolver` its request.
+pub fn resolve_case(
+    case: &Case,
+    elements: Vec<Element>,
+    resolver: &dyn Resolver,
+    settings: &ParseSettings,
+) -> (Prepared, Answer) {
+    let config = parse_config(settings, seed_from(&case.id));
+    let prepared = prepare(case.size, elements, &config);
+    let request = Request {
+        screen: &prepared.screen,
+        parse: &prepared.parse,
+        context: &case.context,
+        query: &case.query,
+    };
+    let answer = resolver.resolve(&request);
+    (prepared, answer)
 }
 
 /// A format error's problem without its leading line number ("FIELD: problem").

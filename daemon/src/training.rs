@@ -30,7 +30,7 @@ use crate::eval::is_correct;
 use crate::pipeline::{parse_config, prepare};
 use crate::resolve::baseline::Baseline;
 use crate::resolve::model::{Keyed, ModelResolver, Pieces};
-use crate::resolve::{Request, Resolver};
+use crate::resolve::Request;
 
 /// Cases per data chunk.
 pub const CHUNK: usize = 1024;
@@ -403,15 +403,8 @@ pub fn held_out_accuracy(
     let mut latencies = Vec::with_capacity(cases.len());
     for case in cases {
         let start = Instant::now();
-        let config = parse_config(settings, seed_from(&case.id));
-        let p = prepare(case.size, case.elements.clone(), &config);
-        let request = Request {
-            screen: &p.screen,
-            parse: &p.parse,
-            context: &case.context,
-            query: &case.query,
-        };
-        let answer = resolver.resolve(&request);
+        let (p, answer) =
+            crate::eval::resolve_case(case, case.elements.clone(), &resolver, settings);
         let selected = answer.selected_elements(&p.screen, &p.parse);
         latencies.push(start.elapsed().as_secs_f64() * 1e3);
         if is_correct(case.scoring, &selected, &case.targets) {
