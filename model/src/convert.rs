@@ -43,6 +43,8 @@ pub enum ConvertError {
     },
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Model(#[from] crate::runtime::ModelError),
 }
 
 /// What to convert.
@@ -124,13 +126,7 @@ type Split = (Vec<(String, Tensor)>, Vec<FfnWeights>);
 /// A model directory's config, tensors (resident ones by name, and each layer's FFN) and
 /// tokenizer.
 fn read_model(dir: &Path) -> Result<(Config, Split, tokenizers::Tokenizer), ConvertError> {
-    let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path).map_err(|source| ConvertError::Read {
-        path: config_path.display().to_string(),
-        source,
-    })?;
-    let config = Config::from_json(&text)?;
-    let tok = tokenizer::read(&dir.join("tokenizer.json"))?;
+    let (config, tok) = crate::runtime::read_config_and_tokenizer(dir)?;
     let loaded = weights::Loaded::read(&dir.join("weights.bin"))?;
     let mut resident: Vec<(String, Tensor)> = loaded.tensors.into_iter().collect();
     resident.sort_by(|a, b| a.0.cmp(&b.0));

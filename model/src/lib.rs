@@ -47,3 +47,13 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
         })
         .map(|c| c.join("deixis"))
 }
+
+/// The largest absolute difference between two tensors of one shape (tests).
+#[cfg(test)]
+pub(crate) fn max_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .expect("difference")
+}

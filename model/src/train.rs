@@ -703,13 +703,10 @@ mod tests {
             .forward(&ids)
             .and_then(|l| l.squeeze(0))
             .expect("forward");
-        let mut state = model.empty();
-        let ours = model.forward_all(&mut state, tokens).expect("runtime");
-        let diff = (ours - theirs)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.max_all())
-            .and_then(|d| d.to_scalar::<f32>())
-            .expect("diff");
+        let ours = model
+            .forward_all(&mut model.empty(), tokens)
+            .expect("runtime");
+        let diff = crate::max_diff(&ours, &theirs);
         assert!(diff < 1e-4, "{diff}");
 
         // Stored again as f16 (`deixis model convert --model`): half the bytes, the same
@@ -725,17 +722,11 @@ mod tests {
         assert!(size(half.path()) < size(dir.path()));
         let header = weights::read_header(&half.path().join("weights.bin")).expect("header");
         assert_eq!(header.dtype, weights::DType::F16);
-        let model = Model::load(half.path()).expect("load f16");
-        let mut state = model.empty();
-        let f16 = model.forward_all(&mut state, tokens).expect("runtime");
-        let full = Model::load(dir.path()).expect("load");
-        let mut state = full.empty();
-        let ours = full.forward_all(&mut state, tokens).expect("f32");
-        let diff = (f16 - ours)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.max_all())
-            .and_then(|d| d.to_scalar::<f32>())
-            .expect("diff");
+        let half = Model::load(half.path()).expect("load f16");
+        let f16 = half
+            .forward_all(&mut half.empty(), tokens)
+            .expect("runtime");
+        let diff = crate::max_diff(&f16, &ours);
         assert!(diff > 0.0 && diff < 2e-2, "{diff}");
     }
 

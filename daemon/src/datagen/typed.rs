@@ -226,6 +226,11 @@ impl Gen<'_> {
         }
     }
 
+    /// A text label (an Android `TEXT_VIEW` with no description or resource id).
+    fn text_view(&mut self, text: &str, bbox: [f64; 4]) -> ElementId {
+        self.view("label", "TEXT_VIEW", text, "", "", bbox)
+    }
+
     /// An app screen with values of two to four kinds among plain rows, and a question
     /// asking for one of them by its kind.
     pub(super) fn type_question(&mut self) -> Case {
@@ -254,14 +259,7 @@ impl Gen<'_> {
         };
         self.icon(&app_id, nav, [0.0, y, unit, y + unit]);
         let title = self.label_text(lower, &app);
-        self.view(
-            "label",
-            "TEXT_VIEW",
-            &title,
-            "",
-            "",
-            [unit * 1.3, y, w * 0.6, y + unit],
-        );
+        self.text_view(&title, [unit * 1.3, y, w * 0.6, y + unit]);
         let mut icons = ICONS.to_vec();
         icons.shuffle(self.rng);
         let actions = self.rng.gen_range(0..=2);
@@ -288,57 +286,22 @@ impl Gen<'_> {
             let id = match row {
                 None => {
                     let text = self.label_text(lower, labels.next().unwrap_or("Help"));
-                    self.view(
-                        "label",
-                        "TEXT_VIEW",
-                        &text,
-                        "",
-                        "",
-                        text_box(unit * 0.5, w * 0.7),
-                    )
+                    self.text_view(&text, text_box(unit * 0.5, w * 0.7))
                 }
                 Some(kind) => {
                     let value = self.value_of(kind);
                     match self.rng.gen_range(0..3) {
-                        0 => self.view(
-                            "label",
-                            "TEXT_VIEW",
-                            &value,
-                            "",
-                            "",
-                            text_box(unit * 0.5, w * 0.9),
-                        ),
+                        0 => self.text_view(&value, text_box(unit * 0.5, w * 0.9)),
                         1 => {
                             let lead = *kind.lead_ins().choose(self.rng).unwrap_or(&"");
                             let lead = self.label_text(lower, lead);
-                            self.view(
-                                "label",
-                                "TEXT_VIEW",
-                                &lead,
-                                "",
-                                "",
-                                text_box(unit * 0.5, w * 0.35),
-                            );
-                            self.view(
-                                "label",
-                                "TEXT_VIEW",
-                                &value,
-                                "",
-                                "",
-                                text_box(w * 0.4, w - unit * 0.5),
-                            )
+                            self.text_view(&lead, text_box(unit * 0.5, w * 0.35));
+                            self.text_view(&value, text_box(w * 0.4, w - unit * 0.5))
                         }
                         _ => {
                             let sentence = kind.sentences().choose(self.rng).unwrap_or(&"{}");
                             let text = sentence.replace("{}", &value);
-                            self.view(
-                                "label",
-                                "TEXT_VIEW",
-                                &text,
-                                "",
-                                "",
-                                text_box(unit * 0.5, w - unit * 0.5),
-                            )
+                            self.text_view(&text, text_box(unit * 0.5, w - unit * 0.5))
                         }
                     }
                 }

@@ -13,13 +13,7 @@ use super::*;
 use crate::convert::{convert, Source};
 use crate::weights::DType;
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .and_then(|d| d.abs())
-        .and_then(|d| d.max_all())
-        .and_then(|d| d.to_scalar::<f32>())
-        .expect("difference")
-}
+use crate::max_diff;
 
 /// A small random model in Hugging Face naming (OPT) or ours (deixis), as safetensors +
 /// config.json + tokenizer.json in `dir`.
