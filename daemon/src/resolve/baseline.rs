@@ -1,7 +1,8 @@
 //! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
 //! text, description and resource id (weighted by how rare a word is on this screen, with a
 //! small table of UI synonyms); type words ("number" -> phone numbers, "link", "button"...);
-//! ordinals ("second", "last", "third from the right"); screen positions ("at the top") and
+//! ordinals ("second", "last", "third from the right"; after a dialogue that named several
+//! things, in the order it named them); screen positions ("at the top") and
 //! relations to another element ("below X", "next to X"); superlatives over numbers in the
 //! fields ("closest", "cheapest", "newer"); negation ("not the one with X"). It selects the
 //! best candidate, or none when nothing in the request points anywhere.
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 
 use deixis_parser::cluster::surrounding;
 use deixis_parser::element::Rect;
+use deixis_parser::format::Turn;
 use deixis_parser::parse::humanize_id;
 use deixis_parser::EntityKind;
 use deixis_parser::Role;
@@ -543,6 +545,9 @@ struct Cand {
     distance: Option<f64>,
     money: Option<f64>,
     year: Option<f64>,
+    /// The name as a dialogue would say it, lowercased ("up!" for "Up! (by Samantha Jade)").
+    name: String,
+    /// The last dialogue turn that says `name`.
     mentioned: Option<usize>,
 }
 
@@ -607,6 +612,7 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 mentioned: (!name.is_empty())
                     .then(|| context.iter().rposition(|t| t.contains(&name)))
                     .flatten(),
+                name,
             }
         })
         .collect()
@@ -687,6 +693,39 @@ fn synonyms(q: &str) -> impl Iterator<Item = &'static str> + '_ {
             .into_iter()
             .flatten()
     })
+}
+
+/// The candidates the latest dialogue turn naming two or more of them names (whole words), in
+/// the order it names them ("I found Tea Garden in Fremont, Quick Lube in Milpitas"); empty when no turn
+/// names two. A name inside a longer one ("Dark" in "The Dark Burning") is that longer name's.
+fn listed(cands: &[Cand], context: &[Turn]) -> Vec<usize> {
+    let mut by_length: Vec<usize> = (0..cands.len())
+        .filter(|&i| cands[i].name.chars().count() >= 2)
+        .collect();
+    by_length.sort_by_key(|&i| std::cmp::Reverse(cands[i].name.len()));
+    for turn in context.iter().rev() {
+        let text = turn.text.to_lowercase();
+        let mut taken: Vec<(usize, usize)> = Vec::new();
+        let mut named: Vec<(usize, usize)> = Vec::new();
+        for &i in &by_length {
+            let name = &cands[i].name;
+            let free = text.match_indices(name.as_str()).find(|&(at, _)| {
+                let end = at + name.len();
+                let whole = !text[..at].ends_with(char::is_alphanumeric)
+                    && !text[end..].starts_with(char::is_alphanumeric);
+                whole && taken.iter().all(|&(s, e)| end <= s || at >= e)
+            });
+            if let Some((at, _)) = free {
+                taken.push((at, at + name.len()));
+                named.push((at, i));
+            }
+        }
+        if named.len() >= 2 {
+            named.sort_unstable();
+            return named.into_iter().map(|(_, i)| i).collect();
+        }
+    }
+    Vec::new()
 }
 
 /// The `k`th item (from 1; -1 is the last).
@@ -887,14 +926,31 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                 scores[i] += 2.0;
             }
         }
+    } else if let Some(i) = q
+        .ordinal
+        .filter(|_| q.ordinal_from.is_none())
+        .and_then(|k| nth(&listed(cands, request.context), k).copied())
+    {
+        // "call the second one" after the assistant named several: the second it named.
+        scores[i] += 2.0;
     } else if let Some(k) = q.ordinal {
-        // The pool the ordinal counts in: candidates of the wanted type and words; else all.
-        let pool_min = scores.iter().copied().fold(0.0, f64::max) * 0.5;
-        let mut pool: Vec<usize> = (0..n)
+        // The pool the ordinal counts in: candidates of the wanted type ("call the second
+        // result": the second phone number, not a heading that says "results"), of those the
+        // ones the words match; else all.
+        let of_type: Vec<usize> = (0..n).filter(|&i| typed[i]).collect();
+        let counted = if of_type.len() >= 2 {
+            of_type.clone()
+        } else {
+            (0..n).collect()
+        };
+        let pool_min = counted.iter().map(|&i| scores[i]).fold(0.0, f64::max) * 0.5;
+        let mut pool: Vec<usize> = counted
+            .iter()
+            .copied()
             .filter(|&i| scores[i] > 0.0 && scores[i] >= pool_min)
             .collect();
         if pool.len() < 2 {
-            pool = (0..n).filter(|&i| typed[i]).collect();
+            pool = of_type;
         }
         // "the third trending story": count among what surrounds the one match (ReALM
         // Algorithm 1), the actionable ones if there are enough.

@@ -233,3 +233,44 @@ fn prices_in_pounds_and_euros_resolve() {
         {"id": 2, "role": "push button", "text": "Checkout", "bbox": [0, 200, 500, 250]}"#;
     assert_eq!(pick(elements, "", "press checkout"), [2]);
 }
+
+/// "Call the second one" after the assistant named several: the second it named, whatever
+/// order the entities come in, and a name inside a longer one is not a mention of its own.
+#[test]
+fn ordinals_after_a_dialogue_list_count_in_the_order_it_named_them() {
+    let places = r#"
+        {"id": 0, "role": "restaurant", "text": "Tea Garden", "desc": "phone: (534) 555-6183", "bbox": null},
+        {"id": 1, "role": "restaurant", "text": "Quick Lube", "desc": "phone: (406) 555-1517", "bbox": null},
+        {"id": 2, "role": "restaurant", "text": "Dark", "desc": "phone: (406) 555-1111", "bbox": null},
+        {"id": 3, "role": "restaurant", "text": "The Dark Room", "desc": "phone: (406) 555-2222", "bbox": null}
+    "#;
+    let ctx = r#"{"speaker": "user", "text": "find restaurants near me"},
+        {"speaker": "agent", "text": "I found Quick Lube in Milpitas, The Dark Room in Fremont, Tea Garden in Fremont."}"#;
+    assert_eq!(pick(places, ctx, "call the first one"), vec![1]);
+    assert_eq!(pick(places, ctx, "call the second one"), vec![3]);
+    assert_eq!(pick(places, ctx, "the third one"), vec![0]);
+    assert_eq!(pick(places, ctx, "the last one"), vec![0]);
+    // The latest turn that names two counts; an earlier list does not.
+    let ctx = r#"{"speaker": "agent", "text": "I found Quick Lube, Tea Garden and Dark."},
+        {"speaker": "user", "text": "which are open?"},
+        {"speaker": "agent", "text": "Dark and Quick Lube are open."}"#;
+    assert_eq!(pick(places, ctx, "the first one"), vec![2]);
+}
+
+/// An ordinal with a type word counts among candidates of that type, not a heading whose
+/// text matches another word of the request.
+#[test]
+fn ordinals_with_a_type_count_among_that_type() {
+    let results = r#"
+        {"id": 0, "role": "heading", "text": "Search results", "bbox": [10, 10, 600, 40]},
+        {"id": 1, "role": "link", "text": "Pizza Planet", "bbox": [10, 60, 600, 90]},
+        {"id": 2, "role": "label", "text": "(912) 555-1447", "bbox": [10, 95, 300, 120]},
+        {"id": 3, "role": "link", "text": "Fuel Stop", "bbox": [10, 160, 600, 190]},
+        {"id": 4, "role": "label", "text": "(630) 555-4125", "bbox": [10, 195, 300, 220]},
+        {"id": 5, "role": "link", "text": "Taco Loco", "bbox": [10, 260, 600, 290]},
+        {"id": 6, "role": "label", "text": "(519) 555-9744", "bbox": [10, 295, 300, 320]}
+    "#;
+    assert_eq!(pick(results, "", "call the second result"), vec![4]);
+    assert_eq!(pick(results, "", "call the first result"), vec![2]);
+    assert_eq!(pick(results, "", "open the third link"), vec![5]);
+}
