@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use deixis_parser::cluster::surrounding;
-use deixis_parser::element::Rect;
+use deixis_parser::element::{Rect, ScreenSize};
 use deixis_parser::format::Turn;
 use deixis_parser::parse::humanize_id;
 use deixis_parser::EntityKind;
@@ -728,6 +728,35 @@ fn listed(cands: &[Cand], context: &[Turn]) -> Vec<usize> {
     Vec::new()
 }
 
+/// Narrows an ordinal's pool to like things: "the last image" among seven equal thumbnails, an
+/// ad and six rating stars counts the thumbnails. The pool keeps the one largest set of the
+/// same role and size (to 2% of the screen) when it holds at least half the pool and enough
+/// members to count to `k`; with two such sets, or none, the pool stays as it is.
+fn like_things(pool: &mut Vec<usize>, cands: &[Cand], k: isize, size: ScreenSize) {
+    let key = |i: usize| {
+        let c = &cands[i];
+        c.rect.map(|r| {
+            let w = (r.width() / (size.width * 0.02)).round() as i64;
+            let h = (r.height() / (size.height * 0.02)).round() as i64;
+            (c.role, w, h)
+        })
+    };
+    let mut groups: HashMap<(Role, i64, i64), usize> = HashMap::new();
+    for &i in pool.iter() {
+        if let Some(key) = key(i) {
+            *groups.entry(key).or_default() += 1;
+        }
+    }
+    let largest = groups.values().copied().max().unwrap_or(0);
+    let mut of_largest = groups.iter().filter(|(_, &count)| count == largest);
+    let (Some((&group, _)), None) = (of_largest.next(), of_largest.next()) else {
+        return;
+    };
+    if largest < pool.len() && 2 * largest >= pool.len() && largest >= k.unsigned_abs().max(2) {
+        pool.retain(|&i| key(i) == Some(group));
+    }
+}
+
 /// The `k`th item (from 1; -1 is the last).
 fn nth<T>(items: &[T], k: isize) -> Option<&T> {
     if k < 0 {
@@ -979,6 +1008,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         if pool.len() < 2 {
             pool = (0..n).collect();
         }
+        like_things(&mut pool, cands, k, request.screen.size);
         let key = |i: usize| -> (f64, f64) {
             let c = &cands[i];
             let (x, y) = c.rect.map_or((0.0, c.order as f64), |r| r.center());

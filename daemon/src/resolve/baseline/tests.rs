@@ -274,3 +274,30 @@ fn ordinals_with_a_type_count_among_that_type() {
     assert_eq!(pick(results, "", "call the first result"), vec![2]);
     assert_eq!(pick(results, "", "open the third link"), vec![5]);
 }
+
+/// An ordinal counts like things: "the last image" is the last of the equal thumbnails, not a
+/// rating star below them; with no set holding half the pool, every image counts.
+#[test]
+fn ordinals_count_like_things() {
+    let photos = r#"
+        {"id": 0, "role": "label", "text": "Photos", "bbox": [0, 20, 1000, 60]},
+        {"id": 1, "role": "image", "bbox": [50, 100, 250, 250]},
+        {"id": 2, "role": "image", "bbox": [300, 100, 500, 250]},
+        {"id": 3, "role": "image", "bbox": [550, 100, 750, 250]},
+        {"id": 4, "role": "image", "bbox": [50, 300, 250, 450]},
+        {"id": 5, "role": "image", "bbox": [300, 300, 500, 450]},
+        {"id": 6, "role": "image", "bbox": [400, 900, 420, 920]},
+        {"id": 7, "role": "image", "bbox": [430, 900, 450, 920]},
+        {"id": 8, "role": "image", "bbox": [460, 900, 480, 920]}
+    "#;
+    assert_eq!(pick(photos, "", "click on the last image"), vec![5]);
+    assert_eq!(pick(photos, "", "select the fourth image"), vec![4]);
+    let mixed = r#"
+        {"id": 1, "role": "image", "bbox": [50, 100, 250, 250]},
+        {"id": 2, "role": "image", "bbox": [300, 100, 400, 150]},
+        {"id": 3, "role": "image", "bbox": [550, 100, 600, 120]},
+        {"id": 4, "role": "image", "bbox": [50, 300, 250, 450]},
+        {"id": 5, "role": "image", "bbox": [400, 900, 420, 920]}
+    "#;
+    assert_eq!(pick(mixed, "", "click on the last image"), vec![5]);
+}
