@@ -432,12 +432,16 @@ impl Query {
                     && all[i - 1] == "the"
                     && i >= 2
                     && all[i - 2] == "from";
-                let relation = matches!(next, Some("of" | "to")) && !counted && i + 2 < all.len();
+                // "left of X", "right to X", "on the left side of X".
+                let joint = if next == Some("side") { 2 } else { 1 };
+                let relation = matches!(all.get(i + joint).map(String::as_str), Some("of" | "to"))
+                    && !counted
+                    && i + joint + 1 < all.len();
                 if counted || (q.ordinal.is_some() && i > 0 && all[i - 1] == "from") {
                     q.ordinal_from = Some(d);
                 } else if relation && q.relation.is_none() {
                     q.relation = Some(Some(d));
-                    q.anchor = content(&all[i + 2..]);
+                    q.anchor = content(&all[i + joint + 1..]);
                     break;
                 } else {
                     q.positions.push(d);

@@ -101,6 +101,14 @@ fn relations_to_an_anchor() {
         pick(ICONS, "", "click the button next to shuffle"),
         vec![22]
     );
+    assert_eq!(
+        pick(ICONS, "", "the icon on the left side of stop"),
+        vec![21]
+    );
+    assert_eq!(
+        pick(ICONS, "", "select the icon which is right side of play"),
+        vec![21]
+    );
 }
 
 #[test]
