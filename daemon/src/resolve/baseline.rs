@@ -1,11 +1,12 @@
 //! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
-//! text, description and resource id (weighted by how rare a word is on this screen, with a
-//! small table of UI synonyms); type words ("number" -> phone numbers, "link", "button"...);
-//! ordinals ("second", "last", "third from the right"; after a dialogue that named several
-//! things, in the order it named them); screen positions ("at the top") and
-//! relations to another element ("below X", "next to X"); superlatives over numbers in the
-//! fields ("closest", "cheapest", "newer"); negation ("not the one with X"). It selects the
-//! best candidate, or none when nothing in the request points anywhere.
+//! text, description, named fields and resource id (weighted by how rare a word is on this
+//! screen, with a small table of UI synonyms); type words ("number" -> phone numbers, "link",
+//! "button"...); ordinals ("second", "last", "third from the right"; counted among like
+//! things; after a dialogue that named several things, in the order it named them); screen
+//! positions ("at the top") and relations to another element ("below X", "left side of X");
+//! superlatives over numbers in the fields ("closest", "cheapest", "newer"); negation ("not
+//! the one with X"). It selects the best candidate, or none when nothing in the request points
+//! anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
@@ -585,14 +586,20 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
             let e = &request.screen.elements[c.element];
             let text = parse.candidate_text(c).to_owned();
             let id_words = humanize_id(&e.resource_id);
+            // The description and the named fields ("city: Fremont; year: 1975"), as the
+            // prompt shows them.
+            let mut described = e.description.clone();
+            for (field, value) in &e.fields {
+                described.push_str(&format!("; {field}: {value}"));
+            }
             let fields = vec![
                 (words(&text), 1.0),
-                (words(&e.description), 0.8),
+                (words(&described), 0.8),
                 (words(&id_words), 0.7),
                 (words(&e.role_name), 0.3),
                 (words(&humanize_id(&e.class)), 0.2),
             ];
-            let all = format!("{} {}", e.text, e.description).to_lowercase();
+            let all = format!("{} {described}", e.text).to_lowercase();
             // The name as a dialogue would say it: "Up! (by Samantha Jade)" -> "up!".
             let name = e
                 .text
@@ -612,7 +619,7 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 line: line[c.element],
                 distance: number_after(&all, &["distance", "away"]),
                 money: money(&all),
-                year: first_year(&e.text).or_else(|| first_year(&e.description)),
+                year: first_year(&e.text).or_else(|| first_year(&described)),
                 mentioned: (!name.is_empty())
                     .then(|| context.iter().rposition(|t| t.contains(&name)))
                     .flatten(),

@@ -309,3 +309,25 @@ fn ordinals_count_like_things() {
     "#;
     assert_eq!(pick(mixed, "", "click on the last image"), vec![5]);
 }
+
+/// Named fields count as the description does: words, years, distances.
+#[test]
+fn named_fields_are_matched_like_the_description() {
+    let places = r#"
+        {"id": 0, "role": "restaurant", "text": "Slice House", "fields": {"city": "Redwood City", "distance": "4 miles"}, "bbox": null},
+        {"id": 1, "role": "restaurant", "text": "Pizza Planet", "fields": {"city": "Milpitas", "distance": "2 miles"}, "bbox": null}
+    "#;
+    let ctx = r#"{"speaker": "agent", "text": "I found Slice House in Redwood City, Pizza Planet in Milpitas."}"#;
+    assert_eq!(pick(places, ctx, "the one in Redwood City"), vec![0]);
+    assert_eq!(pick(places, ctx, "the one in milpitas"), vec![1]);
+    assert_eq!(pick(places, ctx, "the closest one"), vec![1]);
+    let songs = r#"
+        {"id": 0, "role": "song", "text": "Orchard Summer", "fields": {"by": "Noor Fischer", "year": "1975"}, "bbox": null},
+        {"id": 1, "role": "song", "text": "The Dark Burning", "fields": {"by": "Quinn Novak", "year": "1959"}, "bbox": null}
+    "#;
+    let ctx =
+        r#"{"speaker": "agent", "text": "Did you mean 'Orchard Summer' or 'The Dark Burning'?"}"#;
+    assert_eq!(pick(songs, ctx, "the one from 1959"), vec![1]);
+    assert_eq!(pick(songs, ctx, "the older one"), vec![1]);
+    assert_eq!(pick(songs, ctx, "the one by Fischer"), vec![0]);
+}
