@@ -244,19 +244,24 @@ const TYPE_WORDS: &[(&str, Want)] = &[
     ("call", Want::Entity(EntityKind::Phone)),
     ("dial", Want::Entity(EntityKind::Phone)),
     ("ring", Want::Entity(EntityKind::Phone)),
+    ("telephone", Want::Entity(EntityKind::Phone)),
     ("email", Want::Entity(EntityKind::Email)),
     ("mail", Want::Entity(EntityKind::Email)),
     ("address", Want::Entity(EntityKind::Address)),
     ("directions", Want::Entity(EntityKind::Address)),
     ("navigate", Want::Entity(EntityKind::Address)),
+    ("located", Want::Entity(EntityKind::Address)),
     ("date", Want::Entity(EntityKind::Date)),
     ("day", Want::Entity(EntityKind::Date)),
     ("time", Want::Entity(EntityKind::Time)),
     ("price", Want::Entity(EntityKind::Money)),
     ("cost", Want::Entity(EntityKind::Money)),
     ("amount", Want::Entity(EntityKind::Money)),
+    ("much", Want::Entity(EntityKind::Money)),
     ("website", Want::Entity(EntityKind::Url)),
     ("url", Want::Entity(EntityKind::Url)),
+    ("site", Want::Entity(EntityKind::Url)),
+    ("web", Want::Entity(EntityKind::Url)),
     ("link", Want::Role(&[Role::Link])),
     (
         "button",
@@ -475,6 +480,14 @@ impl Query {
             }
             head.push(all[i].clone());
             i += 1;
+        }
+        // "email address", "web address": the address is of that kind, not a street's.
+        let address = Want::Entity(EntityKind::Address);
+        if q.wants.contains(&address)
+            && (q.wants.contains(&Want::Entity(EntityKind::Email))
+                || q.wants.contains(&Want::Entity(EntityKind::Url)))
+        {
+            q.wants.retain(|&w| w != address);
         }
         // Words that ask for an entity type ("email her", "call that number") pick entities
         // by type; matched as text they would pick the labels that name the type ("Email").

@@ -331,3 +331,25 @@ fn named_fields_are_matched_like_the_description() {
     assert_eq!(pick(songs, ctx, "the older one"), vec![1]);
     assert_eq!(pick(songs, ctx, "the one by Fischer"), vec![0]);
 }
+
+/// "Keiko's number" is in Keiko's row; "web address" and "email address" are not street addresses;
+/// "where is it located" and "how much" ask for an address and a price.
+#[test]
+fn possessives_and_kinds_of_address() {
+    let screen = r#"
+        {"id": 0, "role": "label", "text": "Keiko Tanaka", "bbox": [10, 10, 300, 40]},
+        {"id": 1, "role": "label", "text": "(408) 555-0123", "bbox": [320, 10, 900, 40]},
+        {"id": 2, "role": "label", "text": "Omar Haddad", "bbox": [10, 60, 300, 90]},
+        {"id": 3, "role": "label", "text": "(650) 555-0199", "bbox": [320, 60, 900, 90]},
+        {"id": 4, "role": "label", "text": "Visit cornerbakery.net", "bbox": [10, 200, 500, 230]},
+        {"id": 5, "role": "label", "text": "Meet at 226 Lake Dr, Palo Alto", "bbox": [10, 250, 500, 280]},
+        {"id": 6, "role": "label", "text": "omar@example.org", "bbox": [10, 300, 500, 330]},
+        {"id": 7, "role": "label", "text": "Total $55.99", "bbox": [10, 350, 500, 380]}
+    "#;
+    assert_eq!(pick(screen, "", "call Keiko's number"), vec![1]);
+    assert_eq!(pick(screen, "", "call Omar\u{2019}s number"), vec![3]);
+    assert_eq!(pick(screen, "", "what's the web address"), vec![4]);
+    assert_eq!(pick(screen, "", "which email address is listed?"), vec![6]);
+    assert_eq!(pick(screen, "", "Where is it located?"), vec![5]);
+    assert_eq!(pick(screen, "", "How much does it cost?"), vec![7]);
+}
