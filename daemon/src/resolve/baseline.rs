@@ -781,6 +781,37 @@ fn like_things(pool: &mut Vec<usize>, cands: &[Cand], k: isize, size: ScreenSize
     }
 }
 
+/// The rows of the longest list on the screen, for an ordinal that names neither a type nor
+/// words on it ("open the fourth message", "the second item in the sidebar"): the largest set
+/// of like things stacked in one column (one role, left edge and width, to 2% of the screen),
+/// actionable ones first among equals, when it has enough rows to count to `k`.
+fn list_rows(cands: &[Cand], k: isize, size: ScreenSize) -> Option<Vec<usize>> {
+    let key = |c: &Cand| {
+        c.rect.map(|r| {
+            let x = (r.x1 / (size.width * 0.02)).round() as i64;
+            let w = (r.width() / (size.width * 0.02)).round() as i64;
+            (c.role, x, w)
+        })
+    };
+    let mut columns: HashMap<(Role, i64, i64), Vec<usize>> = HashMap::new();
+    for (i, c) in cands.iter().enumerate() {
+        if let Some(key) = key(c) {
+            columns.entry(key).or_default().push(i);
+        }
+    }
+    columns
+        .into_values()
+        .filter(|rows| rows.len() >= k.unsigned_abs().max(2))
+        .max_by_key(|rows| {
+            let first = rows[0];
+            (
+                rows.len(),
+                is_actionable(cands[first].role),
+                std::cmp::Reverse(first),
+            )
+        })
+}
+
 /// The `k`th item (from 1; -1 is the last).
 fn nth<T>(items: &[T], k: isize) -> Option<&T> {
     if k < 0 {
@@ -1030,7 +1061,12 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             }
         }
         if pool.len() < 2 {
-            pool = (0..n).collect();
+            // Counting down a list; counting from the left or right is along a row.
+            let across = matches!(q.ordinal_from, Some(Dir::Left | Dir::Right));
+            pool = (!across)
+                .then(|| list_rows(cands, k, request.screen.size))
+                .flatten()
+                .unwrap_or_else(|| (0..n).collect());
         }
         like_things(&mut pool, cands, k, request.screen.size);
         let key = |i: usize| -> (f64, f64) {

@@ -353,3 +353,24 @@ fn possessives_and_kinds_of_address() {
     assert_eq!(pick(screen, "", "Where is it located?"), vec![5]);
     assert_eq!(pick(screen, "", "How much does it cost?"), vec![7]);
 }
+
+/// An ordinal that names neither a type nor a word on the screen counts down the longest list,
+/// its actionable column first: the fourth message is the fourth subject, not the fourth thing
+/// in reading order.
+#[test]
+fn ordinals_without_a_type_count_the_rows_of_the_longest_list() {
+    let inbox = r#"
+        {"id": 0, "role": "heading", "text": "Inbox", "bbox": [100, 20, 900, 60]},
+        {"id": 1, "role": "label", "text": "Nikolai Romero", "bbox": [100, 100, 400, 130]},
+        {"id": 2, "role": "link", "text": "Project kickoff", "bbox": [420, 100, 900, 130]},
+        {"id": 3, "role": "label", "text": "Elena Adeyemi", "bbox": [100, 150, 400, 180]},
+        {"id": 4, "role": "link", "text": "Weekly report", "bbox": [420, 150, 900, 180]},
+        {"id": 5, "role": "label", "text": "Rosa Dubois", "bbox": [100, 200, 400, 230]},
+        {"id": 6, "role": "link", "text": "Re: contract draft", "bbox": [420, 200, 900, 230]},
+        {"id": 7, "role": "label", "text": "Fatima Jensen", "bbox": [100, 250, 400, 280]},
+        {"id": 8, "role": "link", "text": "Quarterly budget", "bbox": [420, 250, 900, 280]}
+    "#;
+    assert_eq!(pick(inbox, "", "open the fourth message"), vec![8]);
+    assert_eq!(pick(inbox, "", "open the first message"), vec![2]);
+    assert_eq!(pick(inbox, "", "read the last one"), vec![8]);
+}
