@@ -394,7 +394,7 @@ fn words(text: &str) -> Vec<String> {
 
 impl Query {
     fn read(text: &str) -> Query {
-        let all = words(text);
+        let all: Vec<String> = words(text).into_iter().map(spelled).collect();
         let mut q = Query::default();
         let mut i = 0;
         let mut head = Vec::new();
@@ -419,9 +419,12 @@ impl Query {
             if let Some(&(_, n)) = ORDINALS.iter().find(|(o, _)| *o == w) {
                 // An ordinal counts things ("second link", "third trending story", "the
                 // last one"), except in set phrases ("first person", "seventh grader").
-                let counts = !all
-                    .get(i + 1)
-                    .is_some_and(|x| NOT_COUNTED.contains(&x.as_str()));
+                // Last, after no article, it says when ("install the update first").
+                let adverb = i + 1 == all.len() && i > 0 && all[i - 1] != "the";
+                let counts = !adverb
+                    && !all
+                        .get(i + 1)
+                        .is_some_and(|x| NOT_COUNTED.contains(&x.as_str()));
                 if counts {
                     match next {
                         Some("row" | "line") => q.row = Some(n),
@@ -519,6 +522,40 @@ fn content(words: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
+}
+
+/// The words that carry a request's structure, which a typed request sometimes misspells.
+const STRUCTURE_WORDS: &[&str] = &[
+    "first", "second", "third", "fourth", "fifth", "sixth", "last", "below", "above", "under",
+    "beside", "next", "left", "right", "bottom", "before", "after", "button", "image", "icon",
+    "corner", "text",
+];
+
+/// Words one slip from a structure word that are words of their own.
+const NOT_SLIPS: &[&str] = &["blow", "fist", "firs", "mage", "sith"];
+
+/// `w`, or the structure word it misspells by two letters swapped or one left out ("frist",
+/// "rigth", "belw", "buton"); hand-written because a general spelling corrector would also
+/// "fix" the screen's own words, and these few need no dictionary.
+fn spelled(w: String) -> String {
+    if w.len() < 4 || STRUCTURE_WORDS.contains(&w.as_str()) || NOT_SLIPS.contains(&w.as_str()) {
+        return w;
+    }
+    let slip = |right: &str| {
+        let (a, b) = (w.as_bytes(), right.as_bytes());
+        if a.len() == b.len() {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            matches!(diff[..], [i, j] if j == i + 1 && a[i] == b[j] && a[j] == b[i])
+        } else if a.len() + 1 == b.len() {
+            (0..b.len()).any(|skip| b[..skip] == a[..skip] && b[skip + 1..] == a[skip..])
+        } else {
+            false
+        }
+    };
+    STRUCTURE_WORDS
+        .iter()
+        .find(|right| slip(right))
+        .map_or(w, |right| (*right).to_owned())
 }
 
 fn direction(w: &str) -> Option<Dir> {

@@ -374,3 +374,20 @@ fn ordinals_without_a_type_count_the_rows_of_the_longest_list() {
     assert_eq!(pick(inbox, "", "open the first message"), vec![2]);
     assert_eq!(pick(inbox, "", "read the last one"), vec![8]);
 }
+
+/// A structure word misspelled by a swap or a dropped letter still counts ("frist", "rigth",
+/// "belw"); a word of its own one letter short ("blow") does not become one; an ordinal last
+/// in the request with no article says when, not which.
+#[test]
+fn slips_in_structure_words_and_ordinals_that_say_when() {
+    assert_eq!(spelled("frist".to_owned()), "first");
+    assert_eq!(spelled("rigth".to_owned()), "right");
+    assert_eq!(spelled("belw".to_owned()), "below");
+    assert_eq!(spelled("buton".to_owned()), "button");
+    assert_eq!(spelled("blow".to_owned()), "blow");
+    assert_eq!(spelled("light".to_owned()), "light");
+    assert_eq!(spelled("pause".to_owned()), "pause");
+    assert_eq!(pick(ICONS, "", "thrid icon from the rigth"), vec![21]);
+    assert_eq!(pick(ICONS, "", "the buton belw now playing"), vec![25]);
+    assert_eq!(pick(ICONS, "", "press stop first"), vec![22]);
+}
