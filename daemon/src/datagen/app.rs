@@ -217,11 +217,16 @@ impl Gen<'_> {
         }
     }
 
+    /// A phone screen's width and height in pixels, one of three common sizes.
+    pub(super) fn phone_size(&mut self) -> (f64, f64) {
+        *[(1080.0, 1920.0), (1440.0, 2560.0), (720.0, 1280.0)]
+            .choose(self.rng)
+            .unwrap_or(&(1080.0, 1920.0))
+    }
+
     /// A phone app screen of 4-8 body rows under a top bar, sometimes over a bottom bar.
     fn app_screen(&mut self) -> Screen {
-        let (w, h) = *[(1080.0, 1920.0), (1440.0, 2560.0), (720.0, 1280.0)]
-            .choose(self.rng)
-            .unwrap_or(&(1080.0, 1920.0));
+        let (w, h) = self.phone_size();
         let unit = h / 20.0;
         let lower = self.rng.gen_bool(0.5);
         let app = self.pick(APPS).to_owned();

@@ -244,9 +244,7 @@ impl Gen<'_> {
     /// An app screen with values of two to four different kinds among plain rows: its size,
     /// and each value's kind and element (the element showing it), in the order drawn.
     fn typed_screen(&mut self) -> (ScreenSize, Vec<(ValueKind, ElementId)>) {
-        let (w, h) = *[(1080.0, 1920.0), (1440.0, 2560.0), (720.0, 1280.0)]
-            .choose(self.rng)
-            .unwrap_or(&(1080.0, 1920.0));
+        let (w, h) = self.phone_size();
         let unit = h / 20.0;
         let lower = self.rng.gen_bool(0.3);
         let app = self.pick(APPS).to_owned();

@@ -789,6 +789,11 @@ fn listed(cands: &[Cand], context: &[Turn]) -> Vec<usize> {
     Vec::new()
 }
 
+/// `length` in steps of 2% of `extent`: sizes and edges that differ by less count as equal.
+fn snap(length: f64, extent: f64) -> i64 {
+    (length / (extent * 0.02)).round() as i64
+}
+
 /// Narrows an ordinal's pool to like things: "the last image" among seven equal thumbnails, an
 /// ad and six rating stars counts the thumbnails. The pool keeps the one largest set of the
 /// same role and size (to 2% of the screen) when it holds at least half the pool and enough
@@ -797,9 +802,11 @@ fn like_things(pool: &mut Vec<usize>, cands: &[Cand], k: isize, size: ScreenSize
     let key = |i: usize| {
         let c = &cands[i];
         c.rect.map(|r| {
-            let w = (r.width() / (size.width * 0.02)).round() as i64;
-            let h = (r.height() / (size.height * 0.02)).round() as i64;
-            (c.role, w, h)
+            (
+                c.role,
+                snap(r.width(), size.width),
+                snap(r.height(), size.height),
+            )
         })
     };
     let mut groups: HashMap<(Role, i64, i64), usize> = HashMap::new();
@@ -824,11 +831,8 @@ fn like_things(pool: &mut Vec<usize>, cands: &[Cand], k: isize, size: ScreenSize
 /// actionable ones first among equals, when it has enough rows to count to `k`.
 fn list_rows(cands: &[Cand], k: isize, size: ScreenSize) -> Option<Vec<usize>> {
     let key = |c: &Cand| {
-        c.rect.map(|r| {
-            let x = (r.x1 / (size.width * 0.02)).round() as i64;
-            let w = (r.width() / (size.width * 0.02)).round() as i64;
-            (c.role, x, w)
-        })
+        c.rect
+            .map(|r| (c.role, snap(r.x1, size.width), snap(r.width(), size.width)))
     };
     let mut columns: HashMap<(Role, i64, i64), Vec<usize>> = HashMap::new();
     for (i, c) in cands.iter().enumerate() {
