@@ -5,7 +5,8 @@
 //! things; after a dialogue that named several things, in the order it named them); screen
 //! positions ("at the top") and relations to another element ("below X", "left side of X");
 //! superlatives over numbers in the fields ("closest", "cheapest", "newer"); negation ("not
-//! the one with X"). It selects the best candidate, or none when nothing in the request points
+//! the one with X"); acting on an item through the control in its row ("buy the navy one",
+//! "read Keiko's mail"). It selects the best candidate, or none when nothing in the request points
 //! anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
@@ -371,6 +372,9 @@ struct Query {
     negated: bool,
     superlative: Option<Superlative>,
     deictic: bool,
+    /// "buy the navy one", "add the cheapest one to the cart": the act is the button in the
+    /// row of the item the words name.
+    buys: bool,
 }
 
 /// A superlative over a number found in the candidates' fields.
@@ -415,6 +419,9 @@ impl Query {
             }
             if let Some(s) = superlative(w) {
                 q.superlative = Some(s);
+            }
+            if matches!(w, "buy" | "purchase" | "cart") {
+                q.buys = true;
             }
             if let Some(&(_, n)) = ORDINALS.iter().find(|(o, _)| *o == w) {
                 // An ordinal counts things ("second link", "third trending story", "the
@@ -1188,6 +1195,39 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         }
     }
 
+    // Acting on an item through the control in its row: "buy the navy one" presses the "Add
+    // to cart" beside "Navy headphones"; "read Keiko's mail" (no email address on the screen)
+    // opens the subject link in Keiko's row. Each such control takes the best score of the
+    // other things in its row, and more, so that it beats the item that named the row.
+    let mail = Want::Entity(EntityKind::Email);
+    let controls: &[Role] = if q.buys {
+        &[Role::Button, Role::DefaultButton]
+    } else if q.wants.contains(&mail) && !cands.iter().any(|c| wants_match(mail, c)) {
+        &[Role::Link, Role::Button]
+    } else {
+        &[]
+    };
+    if !controls.is_empty() {
+        let row_best: Vec<f64> = cands
+            .iter()
+            .map(|c| {
+                let Some(r) = c.rect.filter(|_| controls.contains(&c.role)) else {
+                    return 0.0;
+                };
+                cands
+                    .iter()
+                    .zip(&scores)
+                    .filter(|(o, _)| !controls.contains(&o.role))
+                    .filter(|(o, _)| o.rect.is_some_and(|or| same_row(&r, &or)))
+                    .map(|(_, &s)| s)
+                    .fold(0.0, f64::max)
+            })
+            .collect();
+        for (s, b) in scores.iter_mut().zip(row_best) {
+            *s += 1.5 * b;
+        }
+    }
+
     // Negation with nothing else to go on ("not the one with X") picks the others.
     if q.negated && q.relation.is_none() && q.ordinal.is_none() && q.superlative.is_none() {
         let top = scores.iter().copied().fold(0.0, f64::max);
@@ -1228,6 +1268,12 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         }
     }
     scores
+}
+
+/// Whether two boxes sit in one row: the middle of either lies within the other's height.
+fn same_row(a: &Rect, b: &Rect) -> bool {
+    let within = |y: f64, r: &Rect| r.y1 <= y && y <= r.y2;
+    within(a.center().1, b) || within(b.center().1, a)
 }
 
 /// How well `r` lies on `side` of `anchor`: 1 adjacent and aligned, falling with distance.

@@ -391,3 +391,37 @@ fn slips_in_structure_words_and_ordinals_that_say_when() {
     assert_eq!(pick(ICONS, "", "the buton belw now playing"), vec![25]);
     assert_eq!(pick(ICONS, "", "press stop first"), vec![22]);
 }
+
+#[test]
+fn acting_on_an_item_presses_the_control_in_its_row() {
+    let shop = r#"
+        {"id": 0, "role": "heading", "text": "Shop", "bbox": [40, 120, 1000, 180]},
+        {"id": 1, "role": "label", "text": "Red t-shirt", "bbox": [40, 220, 600, 270]},
+        {"id": 2, "role": "label", "text": "$164.99", "bbox": [650, 220, 800, 270]},
+        {"id": 3, "role": "push button", "text": "Add to cart", "bbox": [850, 220, 990, 270]},
+        {"id": 4, "role": "label", "text": "Navy t-shirt", "bbox": [40, 320, 600, 370]},
+        {"id": 5, "role": "label", "text": "$41.99", "bbox": [650, 320, 800, 370]},
+        {"id": 6, "role": "push button", "text": "Add to cart", "bbox": [850, 320, 990, 370]},
+        {"id": 7, "role": "label", "text": "Pink t-shirt", "bbox": [40, 420, 600, 470]},
+        {"id": 8, "role": "label", "text": "$75.99", "bbox": [650, 420, 800, 470]},
+        {"id": 9, "role": "push button", "text": "Add to cart", "bbox": [850, 420, 990, 470]}
+    "#;
+    assert_eq!(pick(shop, "", "buy the pink one"), vec![9]);
+    assert_eq!(pick(shop, "", "add the cheapest one to the cart"), vec![6]);
+    // Naming the item without buying it still means the item.
+    assert_eq!(pick(shop, "", "the pink one"), vec![7]);
+    let inbox = r#"
+        {"id": 0, "role": "heading", "text": "Inbox", "bbox": [300, 80, 1000, 140]},
+        {"id": 1, "role": "label", "text": "Jonas Okafor", "bbox": [300, 180, 600, 230]},
+        {"id": 2, "role": "link", "text": "Flight confirmation", "bbox": [620, 180, 1000, 230]},
+        {"id": 3, "role": "label", "text": "Yuki Moreau", "bbox": [300, 270, 600, 320]},
+        {"id": 4, "role": "link", "text": "Team offsite", "bbox": [620, 270, 1000, 320]}
+    "#;
+    assert_eq!(pick(inbox, "", "read Yuki's mail"), vec![4]);
+    assert_eq!(pick(inbox, "", "open the email from Jonas"), vec![2]);
+    // With an address on the screen, "email" asks for the address.
+    let with_address = format!(
+        r#"{inbox}, {{"id": 5, "role": "label", "text": "yuki@example.org", "bbox": [300, 400, 600, 440]}}"#
+    );
+    assert_eq!(pick(&with_address, "", "email Yuki"), vec![5]);
+}
