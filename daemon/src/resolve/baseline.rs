@@ -298,6 +298,9 @@ const TYPE_WORDS: &[(&str, Want)] = &[
     ("disable", Want::Role(&[Role::Switch, Role::CheckBox])),
 ];
 
+/// Verbs of pressing: the word after one names a control.
+const PRESS: &[&str] = &["press", "tap", "click", "hit", "push"];
+
 /// Words after which an ordinal is part of a phrase, not a count.
 const NOT_COUNTED: &[&str] = &[
     "person", "grader", "grade", "place", "time", "times", "half", "class", "party", "aid", "lady",
@@ -402,6 +405,7 @@ impl Query {
         let mut q = Query::default();
         let mut i = 0;
         let mut head = Vec::new();
+        let mut named = Vec::new();
         while i < all.len() {
             let w = all[i].as_str();
             let next = all.get(i + 1).map(String::as_str);
@@ -483,10 +487,13 @@ impl Query {
                     q.relation = None;
                 }
             }
-            if let Some(want) = type_word(w) {
-                if !q.wants.contains(&want) {
-                    q.wants.push(want);
-                }
+            // "press call": after a verb of pressing, the word names a control ("Call"), not
+            // a kind of entity.
+            let pressed = i > 0 && PRESS.contains(&all[i - 1].as_str());
+            match type_word(w) {
+                Some(Want::Entity(_)) if pressed => named.push(all[i].clone()),
+                Some(want) if !q.wants.contains(&want) => q.wants.push(want),
+                _ => {}
             }
             head.push(all[i].clone());
             i += 1;
@@ -503,7 +510,7 @@ impl Query {
         // by type; matched as text they would pick the labels that name the type ("Email").
         q.words = content(&head)
             .into_iter()
-            .filter(|w| !matches!(type_word(w), Some(Want::Entity(_))))
+            .filter(|w| named.contains(w) || !matches!(type_word(w), Some(Want::Entity(_))))
             .collect();
         q
     }
@@ -1010,9 +1017,33 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                 .filter_map(|(c, _)| c.rect.as_ref())
                 .collect();
             let scale = size.height.max(size.width) * 0.1;
-            // "the button next to X": of the wanted type when there is one.
+            // "the button next to X": of the wanted type when there is one. "Press call next
+            // to Elena": of the things the words name alike, when they name several.
             let any_typed = typed.iter().any(|&t| t);
-            for (((s, c), &a), &t) in scores.iter_mut().zip(cands).zip(&anchor_scores).zip(&typed) {
+            let name_words: Vec<String> = q
+                .words
+                .iter()
+                .filter(|w| !matches!(type_word(w), Some(Want::Role(_))))
+                .cloned()
+                .collect();
+            let by_name: Vec<f64> = cands
+                .iter()
+                .map(|c| lexical(c, &name_words, &idf))
+                .collect();
+            let top_name = by_name.iter().copied().fold(0.0, f64::max);
+            let named: Vec<bool> = by_name
+                .iter()
+                .zip(&anchor_scores)
+                .map(|(&s, &a)| top_name > 0.0 && s >= top_name * 0.99 && a < best * 0.999)
+                .collect();
+            let several = named.iter().filter(|&&x| x).count() >= 2;
+            for ((((s, c), &a), &t), &m) in scores
+                .iter_mut()
+                .zip(cands)
+                .zip(&anchor_scores)
+                .zip(&typed)
+                .zip(&named)
+            {
                 let Some(r) = c.rect else { continue };
                 let rel = anchors
                     .iter()
@@ -1020,7 +1051,13 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                     .fold(0.0, f64::max);
                 // The anchor itself is not the target.
                 let own = if a >= best * 0.999 { 0.0 } else { 1.0 };
-                let kind = if any_typed && !t { 0.5 } else { 1.0 };
+                let kind = if several && !m {
+                    0.25
+                } else if any_typed && !t {
+                    0.5
+                } else {
+                    1.0
+                };
                 *s = *s * 0.3 + 2.0 * rel * own * kind;
             }
         }

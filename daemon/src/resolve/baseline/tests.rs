@@ -425,3 +425,20 @@ fn acting_on_an_item_presses_the_control_in_its_row() {
     );
     assert_eq!(pick(&with_address, "", "email Yuki"), vec![5]);
 }
+
+#[test]
+fn pressing_a_word_names_a_control_and_next_to_picks_among_its_likes() {
+    let contacts = r#"
+        {"id": 0, "role": "heading", "text": "Contacts", "bbox": [40, 120, 1000, 180]},
+        {"id": 1, "role": "label", "text": "Elena Rossi", "bbox": [40, 220, 500, 270]},
+        {"id": 2, "role": "label", "text": "(730) 555-1644", "bbox": [500, 220, 840, 270]},
+        {"id": 3, "role": "push button", "text": "Call", "bbox": [860, 220, 1000, 270]},
+        {"id": 4, "role": "label", "text": "Jamal Schmidt", "bbox": [40, 310, 500, 360]},
+        {"id": 5, "role": "label", "text": "(746) 555-7447", "bbox": [500, 310, 840, 360]},
+        {"id": 6, "role": "push button", "text": "Call", "bbox": [860, 310, 1000, 360]}
+    "#;
+    assert_eq!(pick(contacts, "", "press call next to Jamal"), vec![6]);
+    assert_eq!(pick(contacts, "", "tap call next to Elena"), vec![3]);
+    // Without a verb of pressing, "call" asks for a number.
+    assert_eq!(pick(contacts, "", "call the number next to Jamal"), vec![5]);
+}
