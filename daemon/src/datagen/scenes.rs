@@ -219,10 +219,10 @@ impl Gen<'_> {
     pub(super) fn chat(&mut self) -> Case {
         let friend = format!("{} {}", self.pick(FIRST), self.pick(LAST));
         let first = friend.split(' ').next().unwrap_or("").to_owned();
-        let (pronoun, object) = if self.rng.gen_bool(0.5) {
-            ("she", "her")
+        let (pronoun, object, possessive) = if self.rng.gen_bool(0.5) {
+            ("she", "her", "her")
         } else {
-            ("he", "him")
+            ("he", "him", "his")
         };
         let back = self.button("Navigate up", [20.0, 100.0, 140.0, 220.0]);
         self.add("label", &friend, [160.0, 110.0, 700.0, 210.0]);
@@ -305,7 +305,7 @@ impl Gen<'_> {
             asks.push(("add that time to my calendar".to_owned(), id));
         }
         if let Some(&(_, _, id)) = bubbles.iter().rev().find(|b| b.0) {
-            asks.push((format!("copy {object} last message"), id));
+            asks.push((format!("copy {possessive} last message"), id));
         }
         // Several asks name the same thing; the ones about the bubbles come up as often as the
         // buttons.

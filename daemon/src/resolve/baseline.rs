@@ -375,6 +375,9 @@ struct Query {
     negated: bool,
     superlative: Option<Superlative>,
     deictic: bool,
+    /// "her last message": the chat bubbles on this side (theirs on the left, "my" on the
+    /// right).
+    sender: Option<Dir>,
     /// "buy the navy one", "add the cheapest one to the cart": the act is the button in the
     /// row of the item the words name.
     buys: bool,
@@ -497,6 +500,20 @@ impl Query {
             }
             head.push(all[i].clone());
             i += 1;
+        }
+        // "play the last song again": the one before this one.
+        if q.ordinal == Some(-1) && all.iter().any(|w| w == "again") {
+            q.ordinal = None;
+            head.retain(|w| w != "play");
+            head.push("previous".to_owned());
+        }
+        let has = |set: &[&str]| all.iter().any(|w| set.contains(&w.as_str()));
+        if has(&["message", "messages", "text", "bubble"]) {
+            if has(&["her", "his", "their"]) {
+                q.sender = Some(Dir::Left);
+            } else if has(&["my"]) {
+                q.sender = Some(Dir::Right);
+            }
         }
         // "email address", "web address": the address is of that kind, not a street's.
         let address = Want::Entity(EntityKind::Address);
@@ -1102,6 +1119,23 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
     {
         // "call the second one" after the assistant named several: the second it named.
         scores[i] += 2.0;
+    } else if let Some((k, side)) = q.ordinal.zip(q.sender) {
+        // "her last message": the bubbles on her side of a chat, top to bottom.
+        let width = request.screen.size.width;
+        let mut pool: Vec<usize> = (0..n)
+            .filter(|&i| matches!(cands[i].role, Role::Label | Role::Paragraph))
+            .filter(|&i| {
+                cands[i].rect.is_some_and(|r| match side {
+                    Dir::Right => r.x1 > width * 0.1 && r.x2 > width * 0.9,
+                    _ => r.x1 < width * 0.1 && r.x2 < width * 0.9,
+                })
+            })
+            .collect();
+        like_things(&mut pool, cands, k, request.screen.size);
+        pool.sort_by_key(|&i| cands[i].order);
+        if let Some(&i) = nth(&pool, k) {
+            scores[i] += 2.0;
+        }
     } else if let Some(k) = q.ordinal {
         // The pool the ordinal counts in: candidates of the wanted type ("call the second
         // result": the second phone number, not a heading that says "results"), of those the

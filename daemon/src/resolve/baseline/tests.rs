@@ -10,9 +10,15 @@ use crate::pipeline::{parse_config, prepare};
 /// Resolves `query` on a screen of `(id, role, text, desc, res_id, bbox)` rows; returns the
 /// selected element ids.
 fn pick(elements: &str, context: &str, query: &str) -> Vec<u64> {
+    pick_on((1000, 1000), elements, context, query)
+}
+
+/// `pick` on a screen of `(width, height)`.
+fn pick_on(size: (u32, u32), elements: &str, context: &str, query: &str) -> Vec<u64> {
+    let (width, height) = size;
     let json = format!(
-        r#"{{"id": "t", "screen": {{"width": 1000, "height": 1000}}, "elements": [{elements}],
-            "context": [{context}], "query": {query:?}}}"#
+        r#"{{"id": "t", "screen": {{"width": {width}, "height": {height}}},
+            "elements": [{elements}], "context": [{context}], "query": {query:?}}}"#
     );
     let case = read_case(&json).expect("test case");
     let config = parse_config(&ParseSettings::default(), seed_from(&case.id));
@@ -441,4 +447,29 @@ fn pressing_a_word_names_a_control_and_next_to_picks_among_its_likes() {
     assert_eq!(pick(contacts, "", "tap call next to Elena"), vec![3]);
     // Without a verb of pressing, "call" asks for a number.
     assert_eq!(pick(contacts, "", "call the number next to Jamal"), vec![5]);
+}
+
+#[test]
+fn her_last_message_is_on_her_side_and_the_last_song_again_is_the_previous() {
+    let chat = r#"
+        {"id": 0, "role": "push button", "desc": "Navigate up", "bbox": [20, 100, 140, 220]},
+        {"id": 1, "role": "label", "text": "Mei Lovelace", "bbox": [160, 110, 700, 210]},
+        {"id": 2, "role": "label", "text": "see you at 5:30", "bbox": [320, 300, 1040, 440]},
+        {"id": 3, "role": "label", "text": "look at this", "bbox": [40, 480, 760, 620]},
+        {"id": 4, "role": "label", "text": "my new number", "bbox": [40, 660, 760, 800]},
+        {"id": 5, "role": "label", "text": "Lunch tomorrow?", "bbox": [320, 840, 1040, 980]},
+        {"id": 6, "role": "entry", "text": "Message", "bbox": [40, 2200, 800, 2320]},
+        {"id": 7, "role": "push button", "desc": "Send", "bbox": [940, 2200, 1060, 2320]}
+    "#;
+    let tall = |query: &str| pick_on((1080, 2400), chat, "", query);
+    assert_eq!(tall("copy her last message"), vec![4]);
+    assert_eq!(tall("copy his first message"), vec![3]);
+    assert_eq!(tall("copy my last message"), vec![5]);
+    let player = r#"
+        {"id": 0, "role": "push button", "desc": "Previous", "bbox": [100, 800, 200, 900]},
+        {"id": 1, "role": "push button", "desc": "Play", "bbox": [450, 800, 550, 900]},
+        {"id": 2, "role": "push button", "desc": "Next", "bbox": [800, 800, 900, 900]}
+    "#;
+    assert_eq!(pick(player, "", "play the last song again"), vec![0]);
+    assert_eq!(pick(player, "", "the last button"), vec![2]);
 }
