@@ -378,6 +378,8 @@ struct Query {
     /// "her last message": the chat bubbles on this side (theirs on the left, "my" on the
     /// right).
     sender: Option<Dir>,
+    /// A question ("what is the status?", "tell me the version"), not a command.
+    asks: bool,
     /// "buy the navy one", "add the cheapest one to the cart": the act is the button in the
     /// row of the item the words name.
     buys: bool,
@@ -507,6 +509,21 @@ impl Query {
             head.retain(|w| w != "play");
             head.push("previous".to_owned());
         }
+        q.asks = text.trim_end().ends_with('?')
+            || all.first().is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "what"
+                        | "what's"
+                        | "whats"
+                        | "which"
+                        | "tell"
+                        | "how"
+                        | "when"
+                        | "where"
+                        | "who"
+                )
+            });
         let has = |set: &[&str]| all.iter().any(|w| set.contains(&w.as_str()));
         if has(&["message", "messages", "text", "bubble"]) {
             if has(&["her", "his", "their"]) {
@@ -1296,6 +1313,31 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             .collect();
         for (s, b) in scores.iter_mut().zip(row_best) {
             *s += 1.5 * b;
+        }
+    }
+
+    // A question about a named value ("what is the status?", "tell me the version") asks for
+    // the value after its label in the row ("Status   Active"), when nothing on the screen is
+    // of a kind the question names.
+    if q.asks && !typed.iter().any(|&t| t) {
+        let top = scores.iter().copied().fold(0.0, f64::max);
+        let mut values = vec![0.0; n];
+        for (l, c) in cands.iter().enumerate() {
+            let Some(label) = c.rect else { continue };
+            if top <= 0.0 || scores[l] < top * 0.99 || c.role != Role::Label {
+                continue;
+            }
+            let value = (0..n)
+                .filter(|&v| matches!(cands[v].role, Role::Label | Role::Paragraph | Role::Cell))
+                .filter_map(|v| Some((v, cands[v].rect?)))
+                .filter(|(_, r)| same_row(&label, r) && r.x1 >= label.x2 - size.width * 0.01)
+                .min_by(|a, b| a.1.x1.total_cmp(&b.1.x1));
+            if let Some((v, _)) = value {
+                values[v] += 1.5 * scores[l];
+            }
+        }
+        for (s, v) in scores.iter_mut().zip(values) {
+            *s += v;
         }
     }
 

@@ -473,3 +473,19 @@ fn her_last_message_is_on_her_side_and_the_last_song_again_is_the_previous() {
     assert_eq!(pick(player, "", "play the last song again"), vec![0]);
     assert_eq!(pick(player, "", "the last button"), vec![2]);
 }
+
+#[test]
+fn a_question_about_a_named_value_asks_for_the_value_beside_its_label() {
+    let stats = r#"
+        {"id": 0, "role": "label", "text": "Speed", "bbox": [40, 300, 500, 400]},
+        {"id": 1, "role": "label", "text": "90 mph", "bbox": [550, 300, 960, 400]},
+        {"id": 2, "role": "label", "text": "Version", "bbox": [40, 450, 500, 550]},
+        {"id": 3, "role": "label", "text": "9.0.0", "bbox": [550, 450, 960, 550]},
+        {"id": 4, "role": "push button", "text": "Status", "bbox": [40, 600, 500, 700]}
+    "#;
+    assert_eq!(pick(stats, "", "What is the speed?"), vec![1]);
+    assert_eq!(pick(stats, "", "tell me the version"), vec![3]);
+    // A command names the label itself; a button has no value beside it.
+    assert_eq!(pick(stats, "", "go to version"), vec![2]);
+    assert_eq!(pick(stats, "", "what's the status"), vec![4]);
+}
