@@ -357,7 +357,7 @@ const RELATIONS: &[(&str, Option<Dir>)] = &[
 ];
 
 /// The request, read once.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Query {
     /// Content words (stop, ordinal, direction and relation words removed).
     words: Vec<String>,
@@ -380,6 +380,8 @@ struct Query {
     sender: Option<Dir>,
     /// A question ("what is the status?", "tell me the version"), not a command.
     asks: bool,
+    /// The request starts with a verb that asks for an entity ("call", "email", "navigate").
+    type_verb: bool,
     /// "buy the navy one", "add the cheapest one to the cart": the act is the button in the
     /// row of the item the words name.
     buys: bool,
@@ -524,6 +526,12 @@ impl Query {
                         | "who"
                 )
             });
+        q.type_verb = all.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "call" | "dial" | "ring" | "phone" | "email" | "mail" | "navigate"
+            )
+        });
         let has = |set: &[&str]| all.iter().any(|w| set.contains(&w.as_str()));
         if has(&["message", "messages", "text", "bubble"]) {
             if has(&["her", "his", "their"]) {
@@ -589,21 +597,51 @@ fn spelled(w: String) -> String {
     if w.len() < 4 || STRUCTURE_WORDS.contains(&w.as_str()) || NOT_SLIPS.contains(&w.as_str()) {
         return w;
     }
-    let slip = |right: &str| {
-        let (a, b) = (w.as_bytes(), right.as_bytes());
-        if a.len() == b.len() {
-            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-            matches!(diff[..], [i, j] if j == i + 1 && a[i] == b[j] && a[j] == b[i])
-        } else if a.len() + 1 == b.len() {
-            (0..b.len()).any(|skip| b[..skip] == a[..skip] && b[skip + 1..] == a[skip..])
-        } else {
-            false
-        }
-    };
     STRUCTURE_WORDS
         .iter()
-        .find(|right| slip(right))
+        .find(|right| slip(&w, right))
         .map_or(w, |right| (*right).to_owned())
+}
+
+/// Whether `w` is `right` typed with two neighbouring letters swapped or one left out.
+fn slip(w: &str, right: &str) -> bool {
+    let (a, b) = (w.as_bytes(), right.as_bytes());
+    if a.len() == b.len() {
+        let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        matches!(diff[..], [i, j] if j == i + 1 && a[i] == b[j] && a[j] == b[i])
+    } else if a.len() + 1 == b.len() {
+        (0..b.len()).any(|skip| b[..skip] == a[..skip] && b[skip + 1..] == a[skip..])
+    } else {
+        false
+    }
+}
+
+/// `words` with each word of four letters or more that nothing on the screen has replaced by
+/// the one screen word it is a slip of ("spanih" -> "spanish", "refrehs" -> "refresh"), when
+/// there is exactly one.
+fn on_screen(words: &[String], cands: &[Cand]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| {
+            let screen = || {
+                cands
+                    .iter()
+                    .flat_map(|c| c.fields.iter().flat_map(|(f, _)| f))
+            };
+            if w.len() < 4 || screen().any(|x| matches(w, x)) {
+                return w.clone();
+            }
+            let mut fixes: Vec<&String> = screen()
+                .filter(|x| !STOP.contains(&x.as_str()) && slip(w, x))
+                .collect();
+            fixes.sort_unstable();
+            fixes.dedup();
+            match fixes[..] {
+                [fix] => fix.clone(),
+                _ => w.clone(),
+            }
+        })
+        .collect()
 }
 
 fn direction(w: &str) -> Option<Dir> {
@@ -941,6 +979,12 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
+    // The request's words as the screen spells them.
+    let q = &Query {
+        words: on_screen(&q.words, cands),
+        anchor: on_screen(&q.anchor, cands),
+        ..q.clone()
+    };
     // Rarity of each query word on this screen: a word every candidate has tells nothing.
     let mut idf = HashMap::new();
     for w in q.words.iter().chain(&q.anchor) {
@@ -1010,10 +1054,11 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             .collect();
         for (((s, &t), b), c) in scores.iter_mut().zip(&typed).zip(boosts).zip(cands) {
             // Other candidates fade, except actionable best lexical matches: "reply to this
-            // email" means the Reply button, not the sender's address.
+            // email" means the Reply button, not the sender's address. When the type word is
+            // the verb ("call Elm Park Garage"), the words name whose entity it is.
             *s = if t {
                 *s + 0.5 + 0.8 * b
-            } else if *s >= 0.99 && is_actionable(c.role) {
+            } else if *s >= 0.99 && is_actionable(c.role) && !q.type_verb {
                 *s
             } else {
                 *s * 0.6

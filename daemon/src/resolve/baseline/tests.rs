@@ -489,3 +489,23 @@ fn a_question_about_a_named_value_asks_for_the_value_beside_its_label() {
     assert_eq!(pick(stats, "", "go to version"), vec![2]);
     assert_eq!(pick(stats, "", "what's the status"), vec![4]);
 }
+
+#[test]
+fn slips_in_the_screens_words_and_calling_a_named_place() {
+    let toolbar = r#"
+        {"id": 0, "role": "push button", "desc": "Refresh", "bbox": [10, 10, 60, 60]},
+        {"id": 1, "role": "push button", "text": "Spanish", "bbox": [100, 10, 300, 60]},
+        {"id": 2, "role": "push button", "text": "English", "bbox": [400, 10, 600, 60]}
+    "#;
+    assert_eq!(pick(toolbar, "", "go to refrehs icon"), vec![0]);
+    assert_eq!(pick(toolbar, "", "tap the spanih button"), vec![1]);
+    let results = r#"
+        {"id": 0, "role": "link", "text": "Elm Park Garage", "bbox": [100, 100, 900, 140]},
+        {"id": 1, "role": "label", "text": "(957) 555-4485", "bbox": [600, 145, 900, 180]},
+        {"id": 2, "role": "link", "text": "Burger Barn", "bbox": [100, 300, 900, 340]},
+        {"id": 3, "role": "label", "text": "(332) 555-7011", "bbox": [600, 345, 900, 380]}
+    "#;
+    assert_eq!(pick(results, "", "call Elm Park Garage"), vec![1]);
+    // A verb that names the button keeps it: "reply to this email" is the Reply button.
+    assert_eq!(pick(results, "", "open Elm Park Garage"), vec![0]);
+}
