@@ -479,7 +479,9 @@ impl Query {
             if let Some(&(_, rel)) = RELATIONS.iter().find(|(r, _)| *r == w) {
                 if q.relation.is_none()
                     && i + 1 < all.len()
-                    && !(w == "next" && matches!(next, Some("page" | "button" | "track" | "song")))
+                    && !(w == "next"
+                        && (matches!(next, Some("page" | "track" | "song"))
+                            || next.is_some_and(|x| type_word(x).is_some())))
                 {
                     q.relation = Some(rel);
                     let rest = if matches!(next, Some("to")) {
@@ -1001,7 +1003,16 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             ((n as f64 + 1.0) / (df as f64 + 0.5)).ln().max(0.1),
         );
     }
-    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, &q.words, &idf)).collect();
+    // "the icon at the top right": a word for a kind of control picks by role (below), not
+    // by the resource ids that happen to say "ic_".
+    let placed = !q.positions.is_empty();
+    let matched: Vec<String> = q
+        .words
+        .iter()
+        .filter(|w| !(placed && matches!(type_word(w), Some(Want::Role(_)))))
+        .cloned()
+        .collect();
+    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, &matched, &idf)).collect();
     let max_lex = scores.iter().copied().fold(0.0, f64::max);
     if max_lex > 0.0 {
         scores.iter_mut().for_each(|s| *s /= max_lex);

@@ -509,3 +509,18 @@ fn slips_in_the_screens_words_and_calling_a_named_place() {
     // A verb that names the button keeps it: "reply to this email" is the Reply button.
     assert_eq!(pick(results, "", "open Elm Park Garage"), vec![0]);
 }
+
+#[test]
+fn the_icon_in_a_corner_is_placed_not_named_and_next_icon_is_no_relation() {
+    let app = r#"
+        {"id": 0, "role": "push button", "desc": "Open navigation drawer", "bbox": [0, 40, 90, 130]},
+        {"id": 1, "role": "push button", "res_id": "com.app:id/share_button", "bbox": [820, 40, 910, 130]},
+        {"id": 2, "role": "push button", "desc": "Next", "bbox": [910, 40, 1000, 130]},
+        {"id": 3, "role": "push button", "res_id": "com.app:id/ic_download", "bbox": [800, 500, 890, 590]},
+        {"id": 4, "role": "push button", "res_id": "com.app:id/ic_account", "bbox": [10, 880, 100, 970]},
+        {"id": 5, "role": "push button", "desc": "Shopping cart", "bbox": [10, 910, 100, 1000]}
+    "#;
+    assert_eq!(pick(app, "", "choose the icon on the top right"), vec![2]);
+    assert_eq!(pick(app, "", "tap the next icon"), vec![2]);
+    assert_eq!(pick(app, "", "the download icon"), vec![3]);
+}
