@@ -1053,8 +1053,12 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                     .filter_map(|(i, _)| {
                         let other = request.screen.elements[i].bounds?;
                         let (dx, dy) = rect.gaps(&other);
+                        // Same row, or stacked right under or over it ("Elm Park
+                        // Garage" over its number): as close as neighbours get.
                         let w = if dy == 0.0 {
                             1.0 / (1.0 + dx / scale)
+                        } else if dx == 0.0 {
+                            1.0 / (1.0 + dy / scale)
                         } else {
                             0.5 / (1.0 + dx.hypot(dy) / scale)
                         };
