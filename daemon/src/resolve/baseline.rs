@@ -33,7 +33,7 @@ impl Resolver for Baseline {
     fn resolve(&self, request: &Request<'_>) -> Answer {
         let cands = features(request);
         let query = Query::read(request.query);
-        let mut scores = score(&cands, &query, request);
+        let (mut scores, _) = score(&cands, &query, request);
         let best = scores
             .iter()
             .enumerate()
@@ -59,19 +59,24 @@ impl Resolver for Baseline {
 /// A candidate must score above this to be selected; below it the answer is "none".
 pub const SELECT_THRESHOLD: f64 = 0.05;
 
+/// `Baseline::scores` of a candidate the request rules out (a relation's anchor).
+pub const RULED_OUT: f64 = -10.0;
+
 impl Baseline {
     /// Each prompt number's score, indexed by the number (index 0, "none", holds
-    /// `SELECT_THRESHOLD`: a candidate must beat it to be selected).
+    /// `SELECT_THRESHOLD`: a candidate must beat it to be selected). The anchor of a relation
+    /// ("Directions" in "the button left of Directions") is never what the request means; it
+    /// scores `RULED_OUT`, which outweighs any model's reading in the blend.
     pub fn scores(&self, request: &Request<'_>) -> Vec<f64> {
         let cands = features(request);
         let query = Query::read(request.query);
-        let scores = score(&cands, &query, request);
+        let (scores, anchors) = score(&cands, &query, request);
         let count = request.parse.candidates.len();
         let mut by_number = vec![0.0; count + 1];
         by_number[0] = SELECT_THRESHOLD;
-        for (c, s) in cands.iter().zip(scores) {
+        for ((c, s), anchor) in cands.iter().zip(scores).zip(anchors) {
             if let Some(slot) = by_number.get_mut(c.number) {
-                *slot = s;
+                *slot = if anchor { RULED_OUT } else { s };
             }
         }
         by_number
@@ -976,10 +981,12 @@ fn wants_match(want: Want, c: &Cand) -> bool {
     }
 }
 
-fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
+/// Each candidate's score, and whether it is the anchor of the request's relation.
+fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<bool>) {
     let n = cands.len();
+    let mut anchored = vec![false; n];
     if n == 0 {
-        return Vec::new();
+        return (Vec::new(), anchored);
     }
     // The request's words as the screen spells them.
     let q = &Query {
@@ -1057,7 +1064,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
                         // Garage" over its number): as close as neighbours get.
                         let w = if dy == 0.0 {
                             1.0 / (1.0 + dx / scale)
-                        } else if dx == 0.0 {
+                        } else if stacked(&rect, &other) {
                             1.0 / (1.0 + dy / scale)
                         } else {
                             0.5 / (1.0 + dx.hypot(dy) / scale)
@@ -1104,10 +1111,13 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
         let anchor_scores: Vec<f64> = cands.iter().map(|c| lexical(c, &q.anchor, &idf)).collect();
         let best = anchor_scores.iter().copied().fold(0.0, f64::max);
         if best > 0.0 {
+            for (a, &s) in anchored.iter_mut().zip(&anchor_scores) {
+                *a = s >= best * 0.999;
+            }
             let anchors: Vec<&Rect> = cands
                 .iter()
-                .zip(&anchor_scores)
-                .filter(|(_, &s)| s >= best * 0.999)
+                .zip(&anchored)
+                .filter(|(_, &a)| a)
                 .filter_map(|(c, _)| c.rect.as_ref())
                 .collect();
             let scale = size.height.max(size.width) * 0.1;
@@ -1440,7 +1450,13 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> Vec<f64> {
             scores[mentioned[0]] += SELECT_THRESHOLD * 1.2;
         }
     }
-    scores
+    (scores, anchored)
+}
+
+/// Whether one box sits over the other: they share at least half the narrower one's width.
+fn stacked(a: &Rect, b: &Rect) -> bool {
+    let shared = a.x2.min(b.x2) - a.x1.max(b.x1);
+    shared >= 0.5 * a.width().min(b.width())
 }
 
 /// Whether two boxes sit in one row: the middle of either lies within the other's height.

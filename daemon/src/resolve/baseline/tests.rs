@@ -524,3 +524,41 @@ fn the_icon_in_a_corner_is_placed_not_named_and_next_icon_is_no_relation() {
     assert_eq!(pick(app, "", "tap the next icon"), vec![2]);
     assert_eq!(pick(app, "", "the download icon"), vec![3]);
 }
+
+#[test]
+fn a_relations_anchor_is_ruled_out_for_the_blend() {
+    let json = r#"{"id": "t", "screen": {"width": 1000, "height": 1000}, "elements": [
+        {"id": 0, "role": "push button", "desc": "Open navigation drawer", "bbox": [0, 40, 90, 130]},
+        {"id": 1, "role": "push button", "text": "Directions", "bbox": [100, 40, 400, 130]},
+        {"id": 2, "role": "push button", "desc": "Profile", "bbox": [900, 40, 990, 130]}
+    ], "context": [], "query": "select button to the left of directions"}"#;
+    let case = read_case(json).expect("test case");
+    let config = parse_config(&ParseSettings::default(), seed_from(&case.id));
+    let p = prepare(case.size, case.elements, &config);
+    let request = Request {
+        screen: &p.screen,
+        parse: &p.parse,
+        context: &case.context,
+        query: &case.query,
+    };
+    let scores = Baseline.scores(&request);
+    let of = |id: u64| {
+        let c = p
+            .parse
+            .candidates
+            .iter()
+            .find(|c| p.screen.elements[c.element].id.0 == id);
+        scores[c.expect("candidate").number]
+    };
+    assert_eq!(of(1), RULED_OUT);
+    assert!(of(0) > of(2) && of(2) > RULED_OUT, "{scores:?}");
+}
+
+#[test]
+fn a_neighbour_touching_only_at_a_corner_is_not_stacked() {
+    let a = Rect::new(40.0, 310.0, 540.0, 360.0).expect("rect");
+    let touching = Rect::new(540.0, 220.0, 864.0, 270.0).expect("rect");
+    let under = Rect::new(100.0, 370.0, 500.0, 400.0).expect("rect");
+    assert!(!stacked(&a, &touching));
+    assert!(stacked(&a, &under));
+}
