@@ -23,7 +23,8 @@
 //! With a lexical weight (`model.lexical_weight`), the baseline's score of each number, times
 //! the weight, is added to the model's log-probability and the numbers are normalized again
 //! (`blend`) before one is taken, at every step: the baseline's word matches, which a model
-//! trained on generated screens misses on real ones, count next to the model's reading.
+//! trained on generated screens misses on real ones, count next to the model's reading. A
+//! number the rules rule out (a relation's anchor: `baseline::RULED_OUT`) is all but removed.
 //!
 //! A request the model cannot take (a prompt longer than its context) is answered by the
 //! baseline, and the log says so (sizes only).
