@@ -1012,16 +1012,21 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             ((n as f64 + 1.0) / (df as f64 + 0.5)).ln().max(0.1),
         );
     }
-    // "the icon at the top right": a word for a kind of control picks by role (below), not
-    // by the resource ids that happen to say "ic_".
-    let placed = !q.positions.is_empty();
-    let matched: Vec<String> = q
+    // The words that name a thing, not a kind of control. With a place on the screen ("the
+    // icon at the top right") only they match: "icon" picks by role (below), not by the
+    // resource ids that happen to say "ic_".
+    let name_words: Vec<String> = q
         .words
         .iter()
-        .filter(|w| !(placed && matches!(type_word(w), Some(Want::Role(_)))))
+        .filter(|w| !matches!(type_word(w), Some(Want::Role(_))))
         .cloned()
         .collect();
-    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, &matched, &idf)).collect();
+    let matched = if q.positions.is_empty() {
+        &q.words
+    } else {
+        &name_words
+    };
+    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, matched, &idf)).collect();
     let max_lex = scores.iter().copied().fold(0.0, f64::max);
     if max_lex > 0.0 {
         scores.iter_mut().for_each(|s| *s /= max_lex);
@@ -1126,12 +1131,6 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             // "the button next to X": of the wanted type when there is one. "Press call next
             // to Elena": of the things the words name alike, when they name several.
             let any_typed = typed.iter().any(|&t| t);
-            let name_words: Vec<String> = q
-                .words
-                .iter()
-                .filter(|w| !matches!(type_word(w), Some(Want::Role(_))))
-                .cloned()
-                .collect();
             let by_name: Vec<f64> = cands
                 .iter()
                 .map(|c| lexical(c, &name_words, &idf))

@@ -5,7 +5,7 @@ use deixis_parser::parse::seed_from;
 
 use super::*;
 use crate::config::ParseSettings;
-use crate::pipeline::{parse_config, prepare};
+use crate::pipeline::{parse_config, prepare, Prepared};
 
 /// Resolves `query` on a screen of `(id, role, text, desc, res_id, bbox)` rows; returns the
 /// selected element ids.
@@ -15,6 +15,24 @@ fn pick(elements: &str, context: &str, query: &str) -> Vec<u64> {
 
 /// `pick` on a screen of `(width, height)`.
 fn pick_on(size: (u32, u32), elements: &str, context: &str, query: &str) -> Vec<u64> {
+    on_screen_of(size, elements, context, query, |p, request| {
+        Baseline
+            .resolve(request)
+            .selected_elements(&p.screen, &p.parse)
+            .into_iter()
+            .map(|id| id.0)
+            .collect()
+    })
+}
+
+/// Prepares the case `(size, elements, context, query)` and hands its parse and request to `f`.
+fn on_screen_of<T>(
+    size: (u32, u32),
+    elements: &str,
+    context: &str,
+    query: &str,
+    f: impl FnOnce(&Prepared, &Request<'_>) -> T,
+) -> T {
     let (width, height) = size;
     let json = format!(
         r#"{{"id": "t", "screen": {{"width": {width}, "height": {height}}},
@@ -29,12 +47,7 @@ fn pick_on(size: (u32, u32), elements: &str, context: &str, query: &str) -> Vec<
         context: &case.context,
         query: &case.query,
     };
-    let answer = Baseline.resolve(&request);
-    answer
-        .selected_elements(&p.screen, &p.parse)
-        .into_iter()
-        .map(|id| id.0)
-        .collect()
+    f(&p, &request)
 }
 
 const CONTACT: &str = r#"
@@ -527,29 +540,22 @@ fn the_icon_in_a_corner_is_placed_not_named_and_next_icon_is_no_relation() {
 
 #[test]
 fn a_relations_anchor_is_ruled_out_for_the_blend() {
-    let json = r#"{"id": "t", "screen": {"width": 1000, "height": 1000}, "elements": [
+    let bar = r#"
         {"id": 0, "role": "push button", "desc": "Open navigation drawer", "bbox": [0, 40, 90, 130]},
         {"id": 1, "role": "push button", "text": "Directions", "bbox": [100, 40, 400, 130]},
         {"id": 2, "role": "push button", "desc": "Profile", "bbox": [900, 40, 990, 130]}
-    ], "context": [], "query": "select button to the left of directions"}"#;
-    let case = read_case(json).expect("test case");
-    let config = parse_config(&ParseSettings::default(), seed_from(&case.id));
-    let p = prepare(case.size, case.elements, &config);
-    let request = Request {
-        screen: &p.screen,
-        parse: &p.parse,
-        context: &case.context,
-        query: &case.query,
-    };
-    let scores = Baseline.scores(&request);
-    let of = |id: u64| {
-        let c = p
+    "#;
+    let query = "select button to the left of directions";
+    let (scores, numbers) = on_screen_of((1000, 1000), bar, "", query, |p, request| {
+        let numbers: HashMap<u64, usize> = p
             .parse
             .candidates
             .iter()
-            .find(|c| p.screen.elements[c.element].id.0 == id);
-        scores[c.expect("candidate").number]
-    };
+            .map(|c| (p.screen.elements[c.element].id.0, c.number))
+            .collect();
+        (Baseline.scores(request), numbers)
+    });
+    let of = |id: u64| scores[numbers[&id]];
     assert_eq!(of(1), RULED_OUT);
     assert!(of(0) > of(2) && of(2) > RULED_OUT, "{scores:?}");
 }
