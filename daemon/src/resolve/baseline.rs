@@ -737,11 +737,20 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
             for (field, value) in &e.fields {
                 described.push_str(&format!("; {field}: {value}"));
             }
+            // An image or unknown view whose class says it is a button ("IMAGE_BUTTON",
+            // "StarButton") is one: Android apps name their controls by class.
+            let (role, role_name) = if matches!(e.role, Role::Image | Role::Unknown)
+                && e.class.to_lowercase().contains("button")
+            {
+                (Role::Button, "button")
+            } else {
+                (e.role, e.role_name.as_str())
+            };
             let fields = vec![
                 (words(&text), 1.0),
                 (words(&described), 0.8),
                 (words(&id_words), 0.7),
-                (words(&e.role_name), 0.3),
+                (words(role_name), 0.3),
                 (words(&humanize_id(&e.class)), 0.2),
             ];
             let all = format!("{} {described}", e.text).to_lowercase();
@@ -755,7 +764,7 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 .to_lowercase();
             Cand {
                 number: c.number,
-                role: e.role,
+                role,
                 entity: c.entity.as_ref().map(|(k, _)| *k),
                 rect: e.bounds,
                 fields,
@@ -918,6 +927,15 @@ fn like_things(pool: &mut Vec<usize>, cands: &[Cand], k: isize, size: ScreenSize
     if largest < pool.len() && 2 * largest >= pool.len() && largest >= k.unsigned_abs().max(2) {
         pool.retain(|&i| key(i) == Some(group));
     }
+}
+
+/// Whether a candidate sits where app bars are: its centre in the top or bottom tenth of the
+/// screen.
+fn in_bar(c: &Cand, size: ScreenSize) -> bool {
+    c.rect.is_some_and(|r| {
+        let y = r.center().1;
+        y < size.height * 0.1 || y > size.height * 0.9
+    })
 }
 
 /// The rows of the longest list on the screen, for an ordinal that names neither a type nor
@@ -1274,6 +1292,26 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 .then(|| list_rows(cands, k, request.screen.size))
                 .flatten()
                 .unwrap_or_else(|| (0..n).collect());
+        }
+        // The app bars at the top and bottom edges are named by their corner ("the icon at
+        // the top right"); an ordinal counts the body's things when it holds enough of them.
+        if q.positions.is_empty() {
+            let size = request.screen.size;
+            // A bar is a row: a lone small thing at the bottom is not one.
+            let bar = |i: usize| {
+                let line = cands[i].line;
+                in_bar(&cands[i], size)
+                    && line != usize::MAX
+                    && cands
+                        .iter()
+                        .filter(|c| c.line == line && in_bar(c, size))
+                        .count()
+                        >= 2
+            };
+            let body: Vec<usize> = pool.iter().copied().filter(|&i| !bar(i)).collect();
+            if body.len() < pool.len() && body.len() >= k.unsigned_abs().max(2) {
+                pool = body;
+            }
         }
         like_things(&mut pool, cands, k, request.screen.size);
         let key = |i: usize| -> (f64, f64) {

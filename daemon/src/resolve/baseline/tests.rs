@@ -568,3 +568,33 @@ fn a_neighbour_touching_only_at_a_corner_is_not_stacked() {
     assert!(!stacked(&a, &touching));
     assert!(stacked(&a, &under));
 }
+
+/// An app screen: a top bar of icon buttons, a body row of buttons (the middle one an image
+/// whose class says it is a button, as Android image buttons often are) and a bottom bar.
+const BARS: &str = r#"
+    {"id": 0, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Navigate up", "bbox": [0, 10, 80, 90]},
+    {"id": 1, "role": "label", "text": "Gallery", "bbox": [100, 10, 600, 90]},
+    {"id": 2, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Share", "bbox": [800, 10, 880, 90]},
+    {"id": 3, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Delete", "bbox": [900, 10, 980, 90]},
+    {"id": 4, "role": "push button", "cls": "IMAGE_BUTTON", "res_id": "overflow_menu", "bbox": [100, 300, 180, 380]},
+    {"id": 5, "role": "image", "cls": "IMAGE_BUTTON", "desc": "Play", "bbox": [450, 300, 530, 380]},
+    {"id": 6, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Refresh", "bbox": [800, 300, 880, 380]},
+    {"id": 7, "role": "label", "text": "Sunset over the bay", "bbox": [100, 500, 900, 560]},
+    {"id": 8, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Home", "bbox": [100, 920, 180, 990]},
+    {"id": 9, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Profile", "bbox": [450, 920, 530, 990]},
+    {"id": 10, "role": "push button", "cls": "IMAGE_BUTTON", "desc": "Settings", "bbox": [800, 920, 880, 990]}
+"#;
+
+#[test]
+fn ordinals_count_the_body_not_the_app_bars_and_image_buttons_are_buttons() {
+    assert_eq!(
+        pick(BARS, "", "press the first button from the left"),
+        vec![4]
+    );
+    // An image whose class says button is one.
+    assert_eq!(pick(BARS, "", "the button left of refresh"), vec![5]);
+    assert_eq!(
+        pick(BARS, "", "press the third button from the left"),
+        vec![6]
+    );
+}
