@@ -503,9 +503,10 @@ impl Query {
                     q.relation = None;
                 }
             }
-            // "press call": after a verb of pressing, the word names a control ("Call"), not
-            // a kind of entity.
-            let pressed = i > 0 && PRESS.contains(&all[i - 1].as_str());
+            // "press call", "go to price": after a verb of pressing or going, the word names a
+            // control or a section ("Call", "Price"), not a kind of entity.
+            let pressed = i > 0 && PRESS.contains(&all[i - 1].as_str())
+                || i > 1 && all[i - 2] == "go" && all[i - 1] == "to";
             match type_word(w) {
                 Some(Want::Entity(_)) if pressed => named.push(all[i].clone()),
                 Some(want) if !q.wants.contains(&want) => q.wants.push(want),
@@ -1378,14 +1379,21 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             Superlative::Oldest => c.year.map(|y| -y),
             Superlative::Newest => c.year,
         };
-        let best = cands
+        // "Take me to the closer one" after "Would you prefer A or B?": closer of those two.
+        let offered = listed(cands, request.context);
+        let compared: Vec<&Cand> = if offered.len() >= 2 {
+            offered.iter().map(|&i| &cands[i]).collect()
+        } else {
+            cands.iter().collect()
+        };
+        let best = compared
             .iter()
-            .filter_map(value)
+            .filter_map(|c| value(c))
             .fold(f64::NEG_INFINITY, f64::max);
-        let known = cands.iter().filter_map(value).count();
+        let known = compared.iter().filter_map(|c| value(c)).count();
         if known >= 2 {
-            for (s, c) in scores.iter_mut().zip(cands) {
-                if value(c) == Some(best) {
+            for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
+                if value(c) == Some(best) && (offered.len() < 2 || offered.contains(&i)) {
                     *s += 0.8;
                 }
             }

@@ -155,6 +155,13 @@ fn negation_and_superlatives_choose_between_entities() {
         {"id": 1, "role": "gas station", "text": "Chevron", "desc": "address: 783 Arcadia Pl; distance: 2 miles", "bbox": null}
     "#;
     assert_eq!(pick(places, "", "take me to the closest one"), vec![1]);
+    // After the assistant offered two, a comparison is between those two.
+    let more = format!(
+        r#"{places}, {{"id": 2, "role": "gas station", "text": "Shell", "desc": "distance: 1 miles", "bbox": null}}"#
+    );
+    let offer = r#"{"speaker": "agent", "text": "Would you prefer Valero or Chevron?"}"#;
+    assert_eq!(pick(&more, offer, "take me to the closer one"), vec![1]);
+    assert_eq!(pick(&more, "", "take me to the closest one"), vec![2]);
 }
 
 #[test]
@@ -460,6 +467,13 @@ fn pressing_a_word_names_a_control_and_next_to_picks_among_its_likes() {
     assert_eq!(pick(contacts, "", "tap call next to Elena"), vec![3]);
     // Without a verb of pressing, "call" asks for a number.
     assert_eq!(pick(contacts, "", "call the number next to Jamal"), vec![5]);
+    // "Go to price": the section called Price, not the price.
+    let product = r#"
+        {"id": 0, "role": "label", "text": "Price", "bbox": [40, 220, 500, 270]},
+        {"id": 1, "role": "label", "text": "$28.99", "bbox": [500, 220, 840, 270]}
+    "#;
+    assert_eq!(pick(product, "", "go to price"), vec![0]);
+    assert_eq!(pick(product, "", "what is the price?"), vec![1]);
 }
 
 #[test]
