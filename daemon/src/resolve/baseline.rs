@@ -1,12 +1,13 @@
 //! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
 //! text, description, named fields and resource id (weighted by how rare a word is on this
 //! screen, with a small table of UI synonyms; a word one slip from a screen word read as it);
-//! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number);
-//! ordinals ("second", "last", "third from the right"; counted among like things; after a
-//! dialogue that named several things, in the order it named them; "her last message" on her
-//! side of a chat); screen positions ("at the top") and relations to another element ("below
-//! X", "left side of X"; the anchor itself ruled out); superlatives over numbers in the fields
-//! ("closest", "cheapest", "newer"); negation ("not the one with X"); acting on an item through
+//! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; an
+//! image whose class says button is a button); ordinals ("second", "last", "third from the
+//! right"; counted among like things, in the body rather than the app bars; after a dialogue
+//! that named several things, in the order it named them; "her last message" on her side of a
+//! chat); screen positions ("at the top") and relations to another element ("below X", "left
+//! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
+//! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation ("not the one with X"); acting on an item through
 //! the control in its row ("buy the navy one", "read Keiko's mail"); a question about a named
 //! value answered by the value beside its label ("what is the status?"). It selects the best
 //! candidate, or none when nothing in the request points anywhere.
