@@ -7,10 +7,11 @@
 //! that named several things, in the order it named them; "her last message" on her side of a
 //! chat); screen positions ("at the top") and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
-//! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation ("not the one with X"); acting on an item through
-//! the control in its row ("buy the navy one", "read Keiko's mail"); a question about a named
-//! value answered by the value beside its label ("what is the status?"). It selects the best
-//! candidate, or none when nothing in the request points anywhere.
+//! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation
+//! ("not the one with X"); acting on an item through the control in its row ("buy the navy
+//! one", "read Keiko's mail"); a question about a named value answered by the value beside its
+//! label ("what is the status?"). It selects the best candidate, or none when nothing in the
+//! request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
@@ -1381,21 +1382,16 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             Superlative::Newest => c.year,
         };
         // "Take me to the closer one" after "Would you prefer A or B?": closer of those two.
-        let offered = listed(cands, request.context);
-        let compared: Vec<&Cand> = if offered.len() >= 2 {
-            offered.iter().map(|&i| &cands[i]).collect()
-        } else {
-            cands.iter().collect()
-        };
-        let best = compared
-            .iter()
-            .filter_map(|c| value(c))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let known = compared.iter().filter_map(|c| value(c)).count();
-        if known >= 2 {
-            for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
-                if value(c) == Some(best) && (offered.len() < 2 || offered.contains(&i)) {
-                    *s += 0.8;
+        let mut compared = listed(cands, request.context);
+        if compared.len() < 2 {
+            compared = (0..n).collect();
+        }
+        let values: Vec<f64> = compared.iter().filter_map(|&i| value(&cands[i])).collect();
+        let best = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if values.len() >= 2 {
+            for &i in &compared {
+                if value(&cands[i]) == Some(best) {
+                    scores[i] += 0.8;
                 }
             }
         }
