@@ -1296,9 +1296,44 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 .flatten()
                 .unwrap_or_else(|| (0..n).collect());
         }
-        // The app bars at the top and bottom edges are named by their corner ("the icon at
-        // the top right"); an ordinal counts the body's things when it holds enough of them.
-        if q.positions.is_empty() {
+        // "The first button at the bottom", "the second icon at the top right": the ordinal
+        // counts in the named part of the screen (the outer third on each named side), along
+        // the row nearest a named top or bottom edge when that row holds enough.
+        if !q.positions.is_empty() {
+            let need = k.unsigned_abs().max(1);
+            let region: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|&i| q.positions.iter().all(|&d| frac(&cands[i], d) >= 2.0 / 3.0))
+                .collect();
+            if region.len() >= need {
+                let edge = q
+                    .positions
+                    .iter()
+                    .find(|d| matches!(d, Dir::Top | Dir::Bottom))
+                    .copied();
+                let nearest = edge.and_then(|d| {
+                    let i = *region
+                        .iter()
+                        .max_by(|&&a, &&b| frac(&cands[a], d).total_cmp(&frac(&cands[b], d)))?;
+                    let row: Vec<usize> = region
+                        .iter()
+                        .copied()
+                        .filter(|&j| {
+                            cands[j]
+                                .rect
+                                .zip(cands[i].rect)
+                                .is_some_and(|(a, b)| same_row(&a, &b))
+                        })
+                        .collect();
+                    (row.len() >= need).then_some(row)
+                });
+                pool = nearest.unwrap_or(region);
+            }
+        } else {
+            // The app bars at the top and bottom edges are named by their corner ("the icon at
+            // the top right"); an ordinal counts the body's things when it holds enough of
+            // them.
             let size = request.screen.size;
             // A bar is a row: a lone small thing at the bottom is not one.
             let bar = |i: usize| {

@@ -612,3 +612,18 @@ fn ordinals_count_the_body_not_the_app_bars_and_image_buttons_are_buttons() {
         vec![6]
     );
 }
+
+#[test]
+fn a_position_narrows_an_ordinal_to_that_part_of_the_screen() {
+    // The bottom bar's row, counted from its left.
+    assert_eq!(
+        pick(BARS, "", "press the first button at the bottom"),
+        vec![8]
+    );
+    assert_eq!(pick(BARS, "", "the second button at the bottom"), vec![9]);
+    // Two sides: the outer third on each.
+    assert_eq!(pick(BARS, "", "the first icon at the top right"), vec![2]);
+    assert_eq!(pick(BARS, "", "the last icon at the top"), vec![3]);
+    // Without a position the body's row is counted.
+    assert_eq!(pick(BARS, "", "press the second button"), vec![5]);
+}
