@@ -3,9 +3,10 @@
 //! screen, with a small table of UI synonyms; a word one slip from a screen word read as it);
 //! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; an
 //! image whose class says button is a button); ordinals ("second", "last", "third from the
-//! right"; counted among like things, in the body rather than the app bars; after a dialogue
-//! that named several things, in the order it named them; "her last message" on her side of a
-//! chat); screen positions ("at the top") and relations to another element ("below X", "left
+//! right"; counted among like things, in the body rather than the app bars unless a position
+//! names a part of the screen, "the first button at the bottom"; after a dialogue that named
+//! several things, in the order it named them; "her last message" on her side of a chat);
+//! screen positions ("at the top") and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
 //! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation
 //! ("not the one with X"); acting on an item through the control in its row ("buy the navy
