@@ -155,6 +155,11 @@ pub mod deixis {
             /// it?"); 0 draws the cases earlier versions drew for the same seed.
             #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
             type_questions: f64,
+            /// The generator's version: 1 draws the data the shipped model was trained on (one
+            /// chat request worded "copy him last message"), 2 the current wording; the same
+            /// cases either way.
+            #[arg(long, value_name = "VERSION", default_value_t = crate::datagen::GENERATOR)]
+            generator: u32,
         },
         /// Train the reference model from scratch on generated data (CPU): tokenizer,
         /// checkpoints, loss.csv, eval.csv, loss.png and the exported model in --out.

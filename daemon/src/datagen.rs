@@ -47,18 +47,26 @@ use words::{
 
 /// `n` cases from `seed`, ids `gen-SEED-K`.
 pub fn generate(seed: u64, n: usize) -> Vec<Case> {
-    generate_with(seed, n, 0.0)
+    generate_with(seed, n, 0.0, GENERATOR)
 }
 
+/// The generator's current version (`generate_with`'s `generator`).
+pub const GENERATOR: u32 = 2;
+
 /// `generate`, with a share `type_questions` (0..=1) of the cases asking for a value by its
-/// kind (`typed`: "what time is it?"). A share of 0 draws exactly what `generate` draws.
-pub fn generate_with(seed: u64, n: usize, type_questions: f64) -> Vec<Case> {
+/// kind (`typed`: "what time is it?"), drawn as version `generator` (1 or 2) drew them. A share
+/// of 0 draws exactly what `generate` draws. Versions draw the same cases and differ only in
+/// wording, so that a run can read the data an earlier run read: version 1 asks "copy him last
+/// message" in chats, a slip version 2 fixed ("copy his last message"). The shipped model
+/// was trained on version 1.
+pub fn generate_with(seed: u64, n: usize, type_questions: f64, generator: u32) -> Vec<Case> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|k| {
             let mut g = Gen {
                 rng: &mut rng,
                 elements: Vec::new(),
+                generator,
             };
             let typed = type_questions > 0.0 && g.rng.gen_bool(type_questions);
             let kind = if typed {
@@ -106,6 +114,8 @@ impl Gen<'_> {
 struct Gen<'r> {
     rng: &'r mut ChaCha8Rng,
     elements: Vec<Element>,
+    /// The version drawn as (`generate_with`).
+    generator: u32,
 }
 
 impl Gen<'_> {
@@ -554,6 +564,23 @@ mod tests {
     use deixis_parser::format::{case_to_json, read_case};
 
     #[test]
+    fn version_1_draws_the_same_cases_and_words_one_chat_request_as_it_did() {
+        let now = generate_with(5, 400, 0.15, GENERATOR);
+        let then = generate_with(5, 400, 0.15, 1);
+        let mut changed = 0;
+        for (a, b) in now.iter().zip(&then) {
+            assert_eq!(a.elements, b.elements, "{}", a.id);
+            assert_eq!(a.targets, b.targets, "{}", a.id);
+            if a.query != b.query {
+                changed += 1;
+                assert_eq!(a.query.replace("his last", "him last"), b.query, "{}", a.id);
+            }
+        }
+        assert_eq!(now.len(), then.len());
+        assert!(changed > 0);
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_cases_and_every_case_reads_back() {
         let a = generate(7, 300);
         let b = generate(7, 300);
@@ -561,9 +588,9 @@ mod tests {
         assert_ne!(generate(8, 300), a);
         // A share of 0 draws what earlier versions drew; a share of type questions replaces
         // some cases with them, the same for the same seed.
-        assert_eq!(generate_with(7, 300, 0.0), a);
-        let typed = generate_with(7, 300, 0.3);
-        assert_eq!(typed, generate_with(7, 300, 0.3));
+        assert_eq!(generate_with(7, 300, 0.0, GENERATOR), a);
+        let typed = generate_with(7, 300, 0.3, GENERATOR);
+        assert_eq!(typed, generate_with(7, 300, 0.3, GENERATOR));
         let asked = |cases: &[Case]| {
             let kinds = ["What time is", "Which date is", "web address", "What URL"];
             cases

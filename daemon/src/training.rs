@@ -89,6 +89,14 @@ pub struct TrainConfig {
     /// is it?"; `datagen::generate_with`). Default 0: the cases `datagen::generate` draws.
     #[serde(default)]
     pub type_questions: f64,
+    /// The generator's version the run reads (`datagen::generate_with`; default the current
+    /// one). The committed recipes say 1, the version the shipped model was trained on.
+    #[serde(default = "current_generator")]
+    pub generator: u32,
+}
+
+fn current_generator() -> u32 {
+    crate::datagen::GENERATOR
 }
 
 impl TrainConfig {
@@ -136,6 +144,9 @@ impl TrainConfig {
         }
         if !(0.0..=1.0).contains(&self.type_questions) {
             bail!("type_questions must be between 0 and 1");
+        }
+        if !(1..=crate::datagen::GENERATOR).contains(&self.generator) {
+            bail!("generator must be 1..={}", crate::datagen::GENERATOR);
         }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");
@@ -355,8 +366,12 @@ fn chunk_batches(
     tokenizer: &Tokenizer,
     settings: &ParseSettings,
 ) -> anyhow::Result<Vec<Vec<Example>>> {
-    let cases =
-        crate::datagen::generate_with(config.data_seed + c as u64, CHUNK, config.type_questions);
+    let cases = crate::datagen::generate_with(
+        config.data_seed + c as u64,
+        CHUNK,
+        config.type_questions,
+        config.generator,
+    );
     let mut examples = Vec::with_capacity(cases.len());
     for case in &cases {
         if let Some(e) = example(
@@ -472,6 +487,7 @@ pub fn run(
             config.data_seed,
             config.tokenizer_cases,
             config.type_questions,
+            config.generator,
         );
         let tok = deixis_model::tokenizer::train(
             prompt_texts(&cases, &settings).into_iter(),
@@ -496,6 +512,7 @@ pub fn run(
         config.held_out_seed,
         config.held_out_cases,
         config.type_questions,
+        config.generator,
     );
     eprintln!(
         "model: {} parameters ({} layers, width {}, ffn {}, vocab {vocab}); steps {}..{} of batch {}",
@@ -768,6 +785,7 @@ mod tests {
             lowercase: false,
             lexical_weight: 0.0,
             type_questions: 0.0,
+            generator: crate::datagen::GENERATOR,
         }
     }
 
@@ -975,6 +993,11 @@ mod tests {
         assert!((c.learning_rate_at(100) - c.learning_rate * 0.1).abs() < 1e-9);
         let mut c = tiny(100);
         c.type_questions = 1.5;
+        assert!(c.check().is_err());
+        let mut c = tiny(100);
+        c.generator = 0;
+        assert!(c.check().is_err());
+        c.generator = crate::datagen::GENERATOR + 1;
         assert!(c.check().is_err());
         let bad = toml::from_str::<TrainConfig>("seed = 1\nwidht = 3\n").expect_err("unknown");
         assert!(bad.to_string().contains("widht"), "{bad}");

@@ -259,7 +259,7 @@ _deixis() {
             return 0
             ;;
         deixis__subcmd__model__subcmd__data)
-            opts="-h --seed --count --type-questions --config --help"
+            opts="-h --seed --count --type-questions --generator --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -274,6 +274,10 @@ _deixis() {
                     return 0
                     ;;
                 --type-questions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --generator)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -81,6 +81,7 @@ complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_sub
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l seed -d 'The same seed gives the same cases' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l count -d 'How many cases' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l type-questions -d 'Share of the cases (0 to 1) that ask for a value by its kind ("what time is it?"); 0 draws the cases earlier versions drew for the same seed' -r
+complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l generator -d 'The generator\'s version: 1 draws the data the shipped model was trained on (one chat request worded "copy him last message"), 2 the current wording; the same cases either way' -r
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -l config -d 'Config file (default: $XDG_CONFIG_HOME/deixis/config.toml)' -r -F
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from data" -s h -l help -d 'Print help'
 complete -c deixis -n "__fish_deixis_using_subcommand model; and __fish_seen_subcommand_from train" -l out -d 'Where the run\'s files go (default: train-<config name> in the current directory)' -r -F

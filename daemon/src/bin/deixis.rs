@@ -337,12 +337,19 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             seed,
             count,
             type_questions,
+            generator,
         } => {
             if !(0.0..=1.0).contains(&type_questions) {
                 return Err(user(anyhow!("--type-questions must be between 0 and 1")));
             }
+            let latest = deixis_daemon::datagen::GENERATOR;
+            if !(1..=latest).contains(&generator) {
+                return Err(user(anyhow!("--generator must be 1..={latest}")));
+            }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for case in deixis_daemon::datagen::generate_with(seed, count, type_questions) {
+            let cases =
+                deixis_daemon::datagen::generate_with(seed, count, type_questions, generator);
+            for case in cases {
                 writeln!(out, "{}", deixis_parser::format::case_to_json(&case))?;
             }
             out.flush()?;

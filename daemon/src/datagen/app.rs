@@ -1004,6 +1004,7 @@ mod tests {
             let mut g = Gen {
                 rng: &mut rng,
                 elements: Vec::new(),
+                generator: crate::datagen::GENERATOR,
             };
             let s = g.app_screen();
             let bounds = |id: ElementId| {
@@ -1049,6 +1050,7 @@ mod tests {
             let mut g = Gen {
                 rng: &mut rng,
                 elements: Vec::new(),
+                generator: crate::datagen::GENERATOR,
             };
             let s = g.app_screen();
             let Some((query, target)) = g.by_ordinal(&s) else {

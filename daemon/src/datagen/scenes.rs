@@ -305,7 +305,13 @@ impl Gen<'_> {
             asks.push(("add that time to my calendar".to_owned(), id));
         }
         if let Some(&(_, _, id)) = bubbles.iter().rev().find(|b| b.0) {
-            asks.push((format!("copy {possessive} last message"), id));
+            // Version 1 said "copy him last message".
+            let whose = if self.generator == 1 {
+                object
+            } else {
+                possessive
+            };
+            asks.push((format!("copy {whose} last message"), id));
         }
         // Several asks name the same thing; the ones about the bubbles come up as often as the
         // buttons.
@@ -473,6 +479,7 @@ mod tests {
                 let mut g = Gen {
                     rng: &mut rng,
                     elements: Vec::new(),
+                    generator: crate::datagen::GENERATOR,
                 };
                 scene(&mut g)
             })

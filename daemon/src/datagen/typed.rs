@@ -342,6 +342,7 @@ mod tests {
             let mut g = Gen {
                 rng: &mut rng,
                 elements: Vec::new(),
+                generator: crate::datagen::GENERATOR,
             };
             let (_, values) = g.typed_screen();
             assert!((2..=4).contains(&values.len()));
