@@ -2,10 +2,11 @@
 //! (`crate::datagen`) rendered as prompts with their answers, a BPE tokenizer trained on
 //! generated prompts, and the decoder trained from scratch on the CPU (`deixis_model::train`).
 //!
-//! A run is reproducible from its config: the seeds fix the tokenizer, the initialization and
-//! every batch. Step `s` reads batch `s % K` of data chunk `s / K` (chunk `c` is
-//! `datagen::generate(data_seed + c, CHUNK)`, shuffled by `seed`), so a resumed run sees the
-//! same batches as an uninterrupted one. Held-out cases come from `held_out_seed`, which no
+//! A run is reproducible from its config: the seeds and the generator's version fix the
+//! tokenizer, the initialization and every batch. Step `s` reads batch `s % K` of data chunk
+//! `s / K` (chunk `c` is `datagen::generate_with(data_seed + c, CHUNK, type_questions,
+//! generator)`, shuffled by `seed`), so a resumed run sees the same batches as an
+//! uninterrupted one. Held-out cases come from `held_out_seed`, which no
 //! training chunk uses. Nothing from the external eval files is read.
 //!
 //! The output directory holds `tokenizer.json`, `checkpoint.safetensors` (parameters,
