@@ -9,10 +9,11 @@
 //! screen positions ("at the top") and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
 //! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation
-//! ("not the one with X"); acting on an item through the control in its row ("buy the navy
-//! one", "read Keiko's mail"); a question about a named value answered by the value beside its
-//! label ("what is the status?"). It selects the best candidate, or none when nothing in the
-//! request points anywhere.
+//! ("not the one with X"; what it names ruled out; a negation word inside a phrase the screen
+//! says, "do not disturb", is part of a name); acting on an item through the control in its
+//! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by
+//! the value beside its label ("what is the status?"). It selects the best candidate, or none
+//! when nothing in the request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
@@ -383,6 +384,9 @@ struct Query {
     ordinal_from: Option<Dir>,
     positions: Vec<Dir>,
     negated: bool,
+    /// The two-word phrases around each negation word ("do not", "not disturb"): where a
+    /// candidate says one ("Do not disturb"), the word is part of a name, not a negation.
+    negations: Vec<[String; 2]>,
     superlative: Option<Superlative>,
     deictic: bool,
     /// "her last message": the chat bubbles on this side (theirs on the left, "my" on the
@@ -431,6 +435,12 @@ impl Query {
                 "not" | "isn't" | "don't" | "without" | "other" | "except"
             ) {
                 q.negated = true;
+                if let Some(before) = i.checked_sub(1).map(|b| &all[b]) {
+                    q.negations.push([before.clone(), w.to_string()]);
+                }
+                if let Some(next) = next {
+                    q.negations.push([w.to_string(), next.to_string()]);
+                }
             }
             if matches!(
                 w,
@@ -1013,9 +1023,17 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
         return (Vec::new(), anchored);
     }
     // The request's words as the screen spells them.
+    let says = |pair: &[String; 2]| {
+        cands.iter().any(|c| {
+            c.fields
+                .iter()
+                .any(|(f, _)| f.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1]))
+        })
+    };
     let q = &Query {
         words: on_screen(&q.words, cands),
         anchor: on_screen(&q.anchor, cands),
+        negated: q.negated && !q.negations.iter().any(says),
         ..q.clone()
     };
     // Rarity of each query word on this screen: a word every candidate has tells nothing.
@@ -1491,11 +1509,14 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
         }
     }
 
-    // Negation with nothing else to go on ("not the one with X") picks the others.
+    // Negation with nothing else to go on ("not the one with X") picks the others; the ones
+    // it names are ruled out, as a relation's anchor is, unless it names every candidate.
     if q.negated && q.relation.is_none() && q.ordinal.is_none() && q.superlative.is_none() {
         let top = scores.iter().copied().fold(0.0, f64::max);
         if top > 0.0 {
-            for s in scores.iter_mut() {
+            let others = scores.iter().any(|&s| s < top);
+            for (s, anchored) in scores.iter_mut().zip(&mut anchored) {
+                *anchored |= others && *s == top;
                 *s = top - *s + 0.1;
             }
         }

@@ -575,6 +575,53 @@ fn a_relations_anchor_is_ruled_out_for_the_blend() {
 }
 
 #[test]
+fn a_negation_word_inside_a_name_on_the_screen_is_no_negation() {
+    let settings = r#"
+        {"id": 0, "role": "label", "text": "Do not disturb", "bbox": [0, 100, 600, 160]},
+        {"id": 1, "role": "toggle button", "desc": "Do not disturb", "bbox": [900, 100, 980, 160]},
+        {"id": 2, "role": "label", "text": "Other settings", "bbox": [0, 200, 600, 260]},
+        {"id": 3, "role": "label", "text": "Sounds", "bbox": [0, 300, 600, 360]}
+    "#;
+    assert_eq!(pick(settings, "", "turn off do not disturb"), vec![1]);
+    assert_eq!(pick(settings, "", "open other settings"), vec![2]);
+    // Where the screen does not say the phrase, the word negates.
+    let not_sounds = pick(settings, "", "not sounds");
+    assert!(
+        !not_sounds.is_empty() && !not_sounds.contains(&3),
+        "{not_sounds:?}"
+    );
+}
+
+#[test]
+fn what_a_negation_names_is_ruled_out_for_the_blend() {
+    let songs = r#"
+        {"id": 0, "role": "song", "text": "Sweet Little", "bbox": null},
+        {"id": 1, "role": "song", "text": "The Sweet Ashes", "bbox": null}
+    "#;
+    let ctx = r#"{"speaker": "agent", "text": "Do you mean 'Sweet Little' or 'The Sweet Ashes'?"}"#;
+    let scores = |query: &str| {
+        on_screen_of((1000, 1000), songs, ctx, query, |p, request| {
+            let scores = Baseline.scores(request);
+            let of = |id: u64| {
+                let c = p.parse.candidates.iter();
+                let number = c
+                    .map(|c| (p.screen.elements[c.element].id.0, c.number))
+                    .find(|&(i, _)| i == id)
+                    .map(|(_, n)| n);
+                scores[number.expect("a candidate")]
+            };
+            [of(0), of(1)]
+        })
+    };
+    let not_little = scores("Not Sweet Little.");
+    assert_eq!(not_little[0], RULED_OUT, "{not_little:?}");
+    assert!(not_little[1] > SELECT_THRESHOLD, "{not_little:?}");
+    // A negation that names both rules out neither.
+    let not_sweet = scores("not the sweet one");
+    assert!(not_sweet.iter().all(|&s| s > RULED_OUT), "{not_sweet:?}");
+}
+
+#[test]
 fn a_neighbour_touching_only_at_a_corner_is_not_stacked() {
     let a = Rect::new(40.0, 310.0, 540.0, 360.0).expect("rect");
     let touching = Rect::new(540.0, 220.0, 864.0, 270.0).expect("rect");
