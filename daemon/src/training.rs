@@ -11,7 +11,8 @@
 //!
 //! The output directory holds `tokenizer.json`, `checkpoint.safetensors` (parameters,
 //! optimizer moments, step), `loss.csv`, `eval.csv`, `loss.png` and `model/` (the exported
-//! model the runtime loads).
+//! model the runtime loads). The CSVs' `seconds` is the run's training time: a resumed run
+//! counts on from the time its checkpoint's step was reached.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -548,6 +549,12 @@ pub fn run(
     let mut tokens_seen = 0usize;
     let mut smooth: Option<f32> = None;
     let session = Instant::now();
+    let before = if resume {
+        seconds_at(&out.join("loss.csv"), trainer.step)
+    } else {
+        0.0
+    };
+    let seconds = || before + session.elapsed().as_secs_f64();
     let stop = stop_after.unwrap_or(config.steps).min(config.steps);
     while trainer.step < stop {
         let step = trainer.step;
@@ -578,7 +585,7 @@ pub fn run(
             loss_csv,
             "{},{loss},{lr},{tokens},{:.1}",
             trainer.step,
-            session.elapsed().as_secs_f64()
+            seconds()
         )?;
         let rate = tokens_seen as f64 / session.elapsed().as_secs_f64();
         bar.set_position(trainer.step as u64);
@@ -598,7 +605,7 @@ pub fn run(
                     trainer.step,
                     config.steps,
                     smooth.unwrap_or(loss),
-                    session.elapsed().as_secs_f64() / 60.0
+                    seconds() / 60.0
                 );
             }
         }
@@ -610,7 +617,7 @@ pub fn run(
                 eval_csv,
                 "{},{accuracy:.4},{p50:.2},{:.1}",
                 trainer.step,
-                session.elapsed().as_secs_f64()
+                seconds()
             )?;
             eval_csv.flush()?;
             bar.println(format!(
@@ -652,6 +659,21 @@ fn csv(path: &Path, header: &str) -> anyhow::Result<std::io::BufWriter<std::fs::
         writeln!(w, "{header}")?;
     }
     Ok(w)
+}
+
+/// The run's seconds at `step` in a `loss.csv` (its last row of that step; 0 without one).
+fn seconds_at(path: &Path, step: usize) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split(',').collect();
+            let at = cols.first()?.parse::<usize>().ok()?;
+            let seconds = cols.get(4)?.parse::<f64>().ok()?;
+            (at == step).then_some(seconds)
+        })
+        .last()
+        .unwrap_or(0.0)
 }
 
 /// Reads a CSV written by `csv`: the rows' first two columns (step, value), from the last
@@ -943,7 +965,25 @@ mod tests {
                 .count(),
             1 + 5
         );
+        // As if the first part had taken 1000 s: the resumed part counts on from there.
+        let csv_path = split.join("loss.csv");
+        let text = std::fs::read_to_string(&csv_path).expect("csv");
+        let (head, last) = text.trim_end().rsplit_once(',').expect("a row");
+        assert!(last.parse::<f64>().is_ok(), "{last}");
+        std::fs::write(&csv_path, format!("{head},1000.0\n")).expect("write");
         run(&tiny(8), &split, true, None, None).expect("resumed");
+        let text = std::fs::read_to_string(&csv_path).expect("csv");
+        let times: Vec<f64> = (text.lines().skip(1))
+            .map(|l| {
+                l.rsplit(',')
+                    .next()
+                    .expect("seconds")
+                    .parse()
+                    .expect("a number")
+            })
+            .collect();
+        assert_eq!(times.len(), 8);
+        assert!(times[5..].iter().all(|&t| t >= 1000.0), "{times:?}");
         let weights = |d: &Path| std::fs::read(d.join("model/weights.bin")).expect("weights");
         assert!(weights(&whole) == weights(&split), "resumed run differs");
         let err = run(&tiny(8), &dir.path().join("none"), true, None, None).expect_err("no run");
