@@ -1,6 +1,7 @@
 //! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
 //! text, description, named fields and resource id (weighted by how rare a word is on this
-//! screen, with a small table of UI synonyms; a word one slip from a screen word read as it);
+//! screen, with a small table of UI synonyms; a word one slip from a screen word read as it; a
+//! name said in full ahead of one said in part);
 //! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; an
 //! image whose class says button is a button); ordinals ("second", "last", "third from the
 //! right"; counted among like things, in the body rather than the app bars unless a position
@@ -847,7 +848,11 @@ fn matches(q: &str, w: &str) -> bool {
 
 /// Lexical score of one candidate for `query_words`, each word weighted by its rarity on the
 /// screen (`idf`) and each field by its weight; synonyms count at half weight.
-fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>) -> f64 {
+/// How well `query_words` name `c`: each word's rarity times the weight of the best field it
+/// matches. With `in_full`, a name the words say in full ("tips") leads one they say in part
+/// ("basic tips") by a tenth, which breaks what would otherwise be a tie; a question ("is
+/// there any missed call?") asks for what a name is about, not the name, so it does not.
+fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>, in_full: bool) -> f64 {
     let mut total = 0.0;
     for q in query_words {
         let weight = idf.get(q.as_str()).copied().unwrap_or(1.0);
@@ -861,7 +866,21 @@ fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>) -> f64 {
         }
         total += weight * best;
     }
-    total
+    let said_in_full = in_full
+        && c.fields.iter().any(|(field, fw)| {
+            let mut content = field
+                .iter()
+                .filter(|w| !STOP.contains(&w.as_str()))
+                .peekable();
+            *fw >= 0.7
+                && content.peek().is_some()
+                && content.all(|w| query_words.iter().any(|q| matches(q, w)))
+        });
+    if said_in_full {
+        total * 1.1
+    } else {
+        total
+    }
 }
 
 fn synonyms(q: &str) -> impl Iterator<Item = &'static str> + '_ {
@@ -1066,7 +1085,10 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
     } else {
         &name_words
     };
-    let mut scores: Vec<f64> = cands.iter().map(|c| lexical(c, matched, &idf)).collect();
+    let mut scores: Vec<f64> = cands
+        .iter()
+        .map(|c| lexical(c, matched, &idf, !q.asks))
+        .collect();
     let max_lex = scores.iter().copied().fold(0.0, f64::max);
     if max_lex > 0.0 {
         scores.iter_mut().for_each(|s| *s /= max_lex);
@@ -1155,7 +1177,10 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
     };
 
     if let Some(side) = q.relation {
-        let anchor_scores: Vec<f64> = cands.iter().map(|c| lexical(c, &q.anchor, &idf)).collect();
+        let anchor_scores: Vec<f64> = cands
+            .iter()
+            .map(|c| lexical(c, &q.anchor, &idf, true))
+            .collect();
         let best = anchor_scores.iter().copied().fold(0.0, f64::max);
         if best > 0.0 {
             for (a, &s) in anchored.iter_mut().zip(&anchor_scores) {
@@ -1173,7 +1198,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             let any_typed = typed.iter().any(|&t| t);
             let by_name: Vec<f64> = cands
                 .iter()
-                .map(|c| lexical(c, &name_words, &idf))
+                .map(|c| lexical(c, &name_words, &idf, !q.asks))
                 .collect();
             let top_name = by_name.iter().copied().fold(0.0, f64::max);
             let named: Vec<bool> = by_name

@@ -622,6 +622,26 @@ fn what_a_negation_names_is_ruled_out_for_the_blend() {
 }
 
 #[test]
+fn a_name_said_in_full_leads_one_said_in_part_except_in_a_question() {
+    let screen = r#"
+        {"id": 0, "role": "push button", "text": "Basic tips", "bbox": [0, 100, 400, 160]},
+        {"id": 1, "role": "push button", "text": "Tips", "bbox": [0, 200, 400, 260]},
+        {"id": 2, "role": "label", "text": "Saved searches", "bbox": [0, 300, 400, 360]},
+        {"id": 3, "role": "label", "text": "No saved searches.", "bbox": [0, 400, 400, 460]}
+    "#;
+    assert_eq!(pick(screen, "", "select tips"), vec![1]);
+    assert_eq!(pick(screen, "", "open basic tips"), vec![0]);
+    // Whichever comes first.
+    let swapped = r#"
+        {"id": 0, "role": "push button", "text": "Tips", "bbox": [0, 100, 400, 160]},
+        {"id": 1, "role": "push button", "text": "Basic tips", "bbox": [0, 200, 400, 260]}
+    "#;
+    assert_eq!(pick(swapped, "", "select tips"), vec![0]);
+    // A question asks for what the name is about.
+    assert_eq!(pick(screen, "", "Are there any saved searches?"), vec![3]);
+}
+
+#[test]
 fn a_neighbour_touching_only_at_a_corner_is_not_stacked() {
     let a = Rect::new(40.0, 310.0, 540.0, 360.0).expect("rect");
     let touching = Rect::new(540.0, 220.0, 864.0, 270.0).expect("rect");
