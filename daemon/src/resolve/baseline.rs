@@ -847,11 +847,10 @@ fn matches(q: &str, w: &str) -> bool {
 }
 
 /// Lexical score of one candidate for `query_words`, each word weighted by its rarity on the
-/// screen (`idf`) and each field by its weight; synonyms count at half weight.
-/// How well `query_words` name `c`: each word's rarity times the weight of the best field it
-/// matches. With `in_full`, a name the words say in full ("tips") leads one they say in part
-/// ("basic tips") by a tenth, which breaks what would otherwise be a tie; a question ("is
-/// there any missed call?") asks for what a name is about, not the name, so it does not.
+/// screen (`idf`) and each field by its weight; synonyms count at half weight. With `in_full`,
+/// a name the words say in full ("tips") leads one they say in part ("basic tips") by a
+/// tenth, which breaks what would otherwise be a tie; a question ("is there any missed
+/// call?") asks for what a name is about, not the name, so it passes `false`.
 fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>, in_full: bool) -> f64 {
     let mut total = 0.0;
     for q in query_words {
@@ -1041,7 +1040,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
     if n == 0 {
         return (Vec::new(), anchored);
     }
-    // The request's words as the screen spells them.
+    // A negation word in a phrase the screen says ("do not disturb") is part of a name.
     let says = |pair: &[String; 2]| {
         cands.iter().any(|c| {
             c.fields
@@ -1049,6 +1048,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 .any(|(f, _)| f.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1]))
         })
     };
+    // The request's words as the screen spells them.
     let q = &Query {
         words: on_screen(&q.words, cands),
         anchor: on_screen(&q.anchor, cands),
