@@ -53,6 +53,9 @@ pub fn generate(seed: u64, n: usize) -> Vec<Case> {
 /// The generator's current version (`generate_with`'s `generator`).
 pub const GENERATOR: u32 = 2;
 
+/// The versions `generate_with` draws.
+pub const VERSIONS: std::ops::RangeInclusive<u32> = 1..=GENERATOR;
+
 /// `generate`, with a share `type_questions` (0..=1) of the cases asking for a value by its
 /// kind (`typed`: "what time is it?"), drawn as version `generator` (1 or 2) drew them. A share
 /// of 0 draws exactly what `generate` draws. Versions draw the same cases and differ only in

@@ -147,8 +147,9 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.type_questions) {
             bail!("type_questions must be between 0 and 1");
         }
-        if !(1..=crate::datagen::GENERATOR).contains(&self.generator) {
-            bail!("generator must be 1..={}", crate::datagen::GENERATOR);
+        let versions = crate::datagen::VERSIONS;
+        if !versions.contains(&self.generator) {
+            bail!("generator must be {versions:?}");
         }
         if self.checkpoint_every == 0 || self.eval_every == 0 || self.steps == 0 {
             bail!("steps, checkpoint_every and eval_every must be at least 1");

@@ -342,9 +342,9 @@ fn model_command(command: ModelCommand, train_config: Option<PathBuf>) -> anyhow
             if !(0.0..=1.0).contains(&type_questions) {
                 return Err(user(anyhow!("--type-questions must be between 0 and 1")));
             }
-            let latest = deixis_daemon::datagen::GENERATOR;
-            if !(1..=latest).contains(&generator) {
-                return Err(user(anyhow!("--generator must be 1..={latest}")));
+            let versions = deixis_daemon::datagen::VERSIONS;
+            if !versions.contains(&generator) {
+                return Err(user(anyhow!("--generator must be {versions:?}")));
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let cases =

@@ -61,6 +61,18 @@ const CONTACT: &str = r#"
     {"id": 7, "role": "push button", "text": "", "res_id": "com.app:id/search_button", "bbox": [950, 10, 990, 40]}
 "#;
 
+/// `Baseline::scores` on a screen, by element id.
+fn scores_by_id(size: (u32, u32), elements: &str, context: &str, query: &str) -> HashMap<u64, f64> {
+    on_screen_of(size, elements, context, query, |p, request| {
+        let scores = Baseline.scores(request);
+        p.parse
+            .candidates
+            .iter()
+            .map(|c| (p.screen.elements[c.element].id.0, scores[c.number]))
+            .collect()
+    })
+}
+
 #[test]
 fn type_words_find_entities() {
     assert_eq!(pick(CONTACT, "", "email her"), vec![5]);
@@ -560,16 +572,8 @@ fn a_relations_anchor_is_ruled_out_for_the_blend() {
         {"id": 2, "role": "push button", "desc": "Profile", "bbox": [900, 40, 990, 130]}
     "#;
     let query = "select button to the left of directions";
-    let (scores, numbers) = on_screen_of((1000, 1000), bar, "", query, |p, request| {
-        let numbers: HashMap<u64, usize> = p
-            .parse
-            .candidates
-            .iter()
-            .map(|c| (p.screen.elements[c.element].id.0, c.number))
-            .collect();
-        (Baseline.scores(request), numbers)
-    });
-    let of = |id: u64| scores[numbers[&id]];
+    let scores = scores_by_id((1000, 1000), bar, "", query);
+    let of = |id: u64| scores[&id];
     assert_eq!(of(1), RULED_OUT);
     assert!(of(0) > of(2) && of(2) > RULED_OUT, "{scores:?}");
 }
@@ -600,18 +604,8 @@ fn what_a_negation_names_is_ruled_out_for_the_blend() {
     "#;
     let ctx = r#"{"speaker": "agent", "text": "Do you mean 'Sweet Little' or 'The Sweet Ashes'?"}"#;
     let scores = |query: &str| {
-        on_screen_of((1000, 1000), songs, ctx, query, |p, request| {
-            let scores = Baseline.scores(request);
-            let of = |id: u64| {
-                let c = p.parse.candidates.iter();
-                let number = c
-                    .map(|c| (p.screen.elements[c.element].id.0, c.number))
-                    .find(|&(i, _)| i == id)
-                    .map(|(_, n)| n);
-                scores[number.expect("a candidate")]
-            };
-            [of(0), of(1)]
-        })
+        let by_id = scores_by_id((1000, 1000), songs, ctx, query);
+        [by_id[&0], by_id[&1]]
     };
     let not_little = scores("Not Sweet Little.");
     assert_eq!(not_little[0], RULED_OUT, "{not_little:?}");
