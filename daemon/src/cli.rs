@@ -155,9 +155,9 @@ pub mod deixis {
             /// it?"); 0 draws the cases earlier versions drew for the same seed.
             #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
             type_questions: f64,
-            /// The generator's version: 1 draws the data the shipped model was trained on (one
-            /// chat request worded "copy him last message"), 2 the current wording; the same
-            /// cases either way.
+            /// The generator's version: 1 words one chat request "copy him last message", 2
+            /// fixes it, 3 also gives a share of the unnamed icons and images machine captions
+            /// ("a white arrow on a blue background ."); the same cases otherwise.
             #[arg(long, value_name = "VERSION", default_value_t = crate::datagen::GENERATOR)]
             generator: u32,
         },

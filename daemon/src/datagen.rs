@@ -24,6 +24,10 @@
 //! - background: an alarm, a timer or music playing ("stop the alarm");
 //! - none: the request names nothing present (no target).
 //!
+//! From version 3 a share of the icons and images no request can name carry machine captions
+//! ("a white arrow in a circle on a blue background .", `captions`), as screens annotated by a
+//! captioning model do.
+//!
 //! Names, places, labels and stories come from wide lists (`words`), none taken from the eval
 //! files. The same seed gives the same cases, on any machine (ChaCha8, no hash-order
 //! dependence).
@@ -35,6 +39,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 mod app;
+mod captions;
 mod scenes;
 mod talk;
 mod typed;
@@ -51,17 +56,18 @@ pub fn generate(seed: u64, n: usize) -> Vec<Case> {
 }
 
 /// The generator's current version (`generate_with`'s `generator`).
-pub const GENERATOR: u32 = 2;
+pub const GENERATOR: u32 = 3;
 
 /// The versions `generate_with` draws.
 pub const VERSIONS: std::ops::RangeInclusive<u32> = 1..=GENERATOR;
 
 /// `generate`, with a share `type_questions` (0..=1) of the cases asking for a value by its
-/// kind (`typed`: "what time is it?"), drawn as version `generator` (1 or 2) drew them. A share
-/// of 0 draws exactly what `generate` draws. Versions draw the same cases and differ only in
-/// wording, so that a run can read the data an earlier run read: version 1 asks "copy him last
-/// message" in chats, a slip version 2 fixed ("copy his last message"). The shipped model
-/// was trained on version 1.
+/// kind (`typed`: "what time is it?"), drawn as version `generator` (`VERSIONS`) drew them. A
+/// share of 0 draws exactly what `generate` draws. Versions draw the same cases and differ only
+/// in wording, so that a run can read the data an earlier run read: version 1 asks "copy him
+/// last message" in chats, a slip version 2 fixed ("copy his last message"); version 3 also
+/// gives a share of the unnamed icons and images machine captions (`captions`). The shipped
+/// model's first stage was trained on version 1.
 pub fn generate_with(seed: u64, n: usize, type_questions: f64, generator: u32) -> Vec<Case> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
@@ -81,6 +87,9 @@ pub fn generate_with(seed: u64, n: usize, type_questions: f64, generator: u32) -
                 None => g.type_question(),
                 Some(kind) => g.drawn(kind),
             };
+            if generator >= captions::SINCE {
+                captions::caption_unnamed(&mut case, seed, k);
+            }
             case.id = format!("gen-{seed}-{k}");
             case.source = "generated".into();
             case
@@ -568,7 +577,8 @@ mod tests {
 
     #[test]
     fn version_1_draws_the_same_cases_and_words_one_chat_request_as_it_did() {
-        let now = generate_with(5, 400, 0.15, GENERATOR);
+        // Version 2 (version 3 adds captions on top of it: `captions`' test).
+        let now = generate_with(5, 400, 0.15, 2);
         let then = generate_with(5, 400, 0.15, 1);
         let mut changed = 0;
         for (a, b) in now.iter().zip(&then) {
