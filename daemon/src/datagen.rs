@@ -64,10 +64,10 @@ pub const VERSIONS: std::ops::RangeInclusive<u32> = 1..=GENERATOR;
 /// `generate`, with a share `type_questions` (0..=1) of the cases asking for a value by its
 /// kind (`typed`: "what time is it?"), drawn as version `generator` (`VERSIONS`) drew them. A
 /// share of 0 draws exactly what `generate` draws. Versions draw the same cases and differ only
-/// in wording, so that a run can read the data an earlier run read: version 1 asks "copy him
-/// last message" in chats, a slip version 2 fixed ("copy his last message"); version 3 also
-/// gives a share of the unnamed icons and images machine captions (`captions`). The shipped
-/// model's first stage was trained on version 1.
+/// in wording and captions, so that a run can read the data an earlier run read: version 1
+/// asks "copy him last message" in chats, a slip version 2 fixed ("copy his last message");
+/// version 3 also gives a share of the unnamed icons and images machine captions (`captions`).
+/// Both stages of the shipped model were trained on version 1.
 pub fn generate_with(seed: u64, n: usize, type_questions: f64, generator: u32) -> Vec<Case> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n)
