@@ -13,7 +13,8 @@
 //! ("not the one with X"; what it names ruled out; a negation word inside a phrase the screen
 //! says, "do not disturb", is part of a name); acting on an item through the control in its
 //! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by
-//! the value beside its label ("what is the status?"). It selects the best candidate, or none
+//! the value beside its label ("what is the status?"); a question that names no picture is
+//! answered by words, not by an image or icon. It selects the best candidate, or none
 //! when nothing in the request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
@@ -65,6 +66,10 @@ impl Resolver for Baseline {
 
 /// A candidate must score above this to be selected; below it the answer is "none".
 pub const SELECT_THRESHOLD: f64 = 0.05;
+
+/// How far a picture falls below the threshold when a question that does not name one asks
+/// (`score`): in the blend, its odds against the others shrink by `exp(weight x this)`.
+const PICTURE_IN_QUESTION: f64 = 2.0;
 
 /// `Baseline::scores` of a candidate the request rules out (a relation's anchor).
 pub const RULED_OUT: f64 = -10.0;
@@ -1574,6 +1579,21 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             .collect();
         if mentioned.len() >= 2 {
             scores[mentioned[0]] += SELECT_THRESHOLD * 1.2;
+        }
+    }
+    // A question asks for words to read back ("what is the app title?"): a picture is its
+    // answer only when the question names one ("what is the icon at the top?"). Machine
+    // captions on icons ("a white arrow on a blue background .") share the question's words
+    // without answering it.
+    let names_picture = q
+        .wants
+        .iter()
+        .any(|w| matches!(w, Want::Role(roles) if roles.contains(&Role::Image)));
+    if q.asks && !names_picture {
+        for (s, c) in scores.iter_mut().zip(cands) {
+            if c.role == Role::Image {
+                *s = s.min(SELECT_THRESHOLD) - PICTURE_IN_QUESTION;
+            }
         }
     }
     (scores, anchored)

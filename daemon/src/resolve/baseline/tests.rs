@@ -688,3 +688,31 @@ fn a_position_narrows_an_ordinal_to_that_part_of_the_screen() {
     // Without a position the body's row is counted.
     assert_eq!(pick(BARS, "", "press the second button"), vec![5]);
 }
+
+#[test]
+fn a_question_is_answered_by_words_not_by_a_picture_unless_it_names_one() {
+    // The icon's text is a machine caption that shares the question's words.
+    let screen = r#"
+        {"id": 0, "role": "icon", "text": "a white triangle with the name of a movie on a black background .", "bbox": [0, 10, 80, 90]},
+        {"id": 1, "role": "label", "text": "VR Movies", "bbox": [100, 10, 600, 90]},
+        {"id": 2, "role": "label", "text": "Settings", "bbox": [100, 300, 600, 360]}
+    "#;
+    assert_eq!(
+        pick(screen, "", "What is the name of the movie app?"),
+        vec![1]
+    );
+    let scores = scores_by_id(
+        (1000, 1000),
+        screen,
+        "",
+        "What is the name of the movie app?",
+    );
+    assert!(scores[&0] < SELECT_THRESHOLD, "{scores:?}");
+    // A question that names a picture may be answered by one; a request that is no question
+    // is not touched.
+    assert_eq!(
+        pick(screen, "", "what is the icon with the triangle?"),
+        vec![0]
+    );
+    assert_eq!(pick(screen, "", "tap the white triangle"), vec![0]);
+}
