@@ -9,7 +9,10 @@
 //! several things, in the order it named them; "her last message" on her side of a chat);
 //! screen positions ("at the top") and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
-//! ("closest", "cheapest", "newer"; among the things the dialogue just offered); negation
+//! ("closest", "cheapest", "newer"; among the things the dialogue just offered; "published
+//! later" compares years, whatever description says "published"); decades and centuries ("from
+//! the 90's") against the years in the fields; places and their people's adjectives ("Italy",
+//! "Italian") as one word; negation
 //! ("not the one with X"; what it names ruled out; a negation word inside a phrase the screen
 //! says, "do not disturb", is part of a name); acting on an item through the control in its
 //! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by
@@ -20,6 +23,7 @@
 //! It is the floor every model must beat and the fallback when no model loads.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use deixis_parser::cluster::surrounding;
 use deixis_parser::element::{Rect, ScreenSize};
@@ -191,6 +195,10 @@ const STOP: &[&str] = &[
     "located",
     "present",
     "given",
+    // "comes from India": where a thing comes from is in the words after.
+    "comes",
+    "come",
+    "came",
 ];
 
 /// UI words and the words toolkits and apps use for the same thing.
@@ -394,6 +402,8 @@ struct Query {
     /// candidate says one ("Do not disturb"), the word is part of a name, not a negation.
     negations: Vec<[String; 2]>,
     superlative: Option<Superlative>,
+    /// "from the 90's", "the 1700s": the years a decade or century spans.
+    years: Option<(u32, u32)>,
     deictic: bool,
     /// "her last message": the chat bubbles on this side (theirs on the left, "my" on the
     /// right).
@@ -456,6 +466,11 @@ impl Query {
             }
             if let Some(s) = superlative(w) {
                 q.superlative = Some(s);
+            }
+            if let Some(span) = decade(w) {
+                q.years = Some(span);
+                i += 1;
+                continue;
             }
             if matches!(w, "buy" | "purchase" | "cart") {
                 q.buys = true;
@@ -583,7 +598,46 @@ impl Query {
             .into_iter()
             .filter(|w| named.contains(w) || !matches!(type_word(w), Some(Want::Entity(_))))
             .collect();
+        // "the one published later": the superlative compares the years; "published" would
+        // pick whichever description happens to say the word.
+        if q.superlative.is_some() {
+            q.words.retain(|w| !DATED.contains(&w.as_str()));
+        }
         q
+    }
+}
+
+/// Verbs that say what a year or a number in a description is of ("published in 2005").
+const DATED: &[&str] = &[
+    "published",
+    "released",
+    "written",
+    "recorded",
+    "issued",
+    "out",
+    "made",
+    "built",
+    "founded",
+    "opened",
+    "dated",
+    "appeared",
+];
+
+/// The years a decade or century word spans: "90's" and "90s" 1990-1999, "00s" 2000-2009,
+/// "1980s" 1980-1989, "1700's" 1700-1799.
+fn decade(w: &str) -> Option<(u32, u32)> {
+    let digits = w.strip_suffix("'s").or_else(|| w.strip_suffix('s'))?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !digits.ends_with('0') {
+        return None;
+    }
+    let n: u32 = digits.parse().ok()?;
+    match digits.len() {
+        // The twenties and later are the last century's; the noughties and tens, this one's.
+        2 if n >= 20 => Some((1900 + n, 1909 + n)),
+        2 => Some((2000 + n, 2009 + n)),
+        4 if (1000..2100).contains(&n) && n % 100 == 0 => Some((n, n + 99)),
+        4 if (1000..2100).contains(&n) => Some((n, n + 9)),
+        _ => None,
     }
 }
 
@@ -715,6 +769,8 @@ struct Cand {
     distance: Option<f64>,
     money: Option<f64>,
     year: Option<f64>,
+    /// Every plausible year in the text, description and fields.
+    years: Vec<u32>,
     /// The name as a dialogue would say it, lowercased ("up!" for "Up! (by Samantha Jade)").
     name: String,
     /// The last dialogue turn that says `name`.
@@ -767,8 +823,8 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 (e.role, e.role_name.as_str())
             };
             let fields = vec![
-                (words(&text), 1.0),
-                (words(&described), 0.8),
+                (with_places(words(&text)), 1.0),
+                (with_places(words(&described)), 0.8),
                 (words(&id_words), 0.7),
                 (words(role_name), 0.3),
                 (words(&humanize_id(&e.class)), 0.2),
@@ -794,6 +850,7 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 distance: number_after(&all, &["distance", "away"]),
                 money: money(&all),
                 year: first_year(&e.text).or_else(|| first_year(&described)),
+                years: all_years(&all),
                 mentioned: (!name.is_empty())
                     .then(|| context.iter().rposition(|t| t.contains(&name)))
                     .flatten(),
@@ -826,11 +883,16 @@ fn money(text: &str) -> Option<f64> {
 
 /// The first plausible year (1000-2099) in a text.
 fn first_year(text: &str) -> Option<f64> {
+    all_years(text).first().copied().map(f64::from)
+}
+
+/// Every plausible year (1000-2099) in a text, in order.
+fn all_years(text: &str) -> Vec<u32> {
     text.split(|c: char| !c.is_ascii_digit())
         .filter(|s| s.len() == 4)
         .filter_map(|s| s.parse::<u32>().ok())
-        .find(|y| (1000..2100).contains(y))
-        .map(f64::from)
+        .filter(|y| (1000..2100).contains(y))
+        .collect()
 }
 
 /// Whether a query word matches a field word: equal, a plural, or a shared stem of at least
@@ -849,6 +911,92 @@ fn matches(q: &str, w: &str) -> bool {
     }
     let common = q.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
     common >= 5 && common * 4 >= long.len() * 3
+}
+
+/// Places and the adjectives of their people where the plural and stem rules of `matches` do
+/// not already pair them ("India" and "Indian" pair by those): "the Italian one" when the
+/// description says Italy, "comes from France" when it says French (`with_places`).
+const PLACES: &[(&str, &[&str])] = &[
+    ("italy", &["italian"]),
+    ("france", &["french"]),
+    ("spain", &["spanish"]),
+    ("japan", &["japanese"]),
+    ("china", &["chinese"]),
+    ("philippines", &["filipino", "philippine"]),
+    ("mexico", &["mexican"]),
+    ("greece", &["greek"]),
+    ("turkey", &["turkish"]),
+    ("thailand", &["thai"]),
+    ("vietnam", &["vietnamese"]),
+    ("britain", &["british"]),
+    ("england", &["english"]),
+    ("scotland", &["scottish", "scots"]),
+    ("ireland", &["irish"]),
+    ("wales", &["welsh"]),
+    ("netherlands", &["dutch"]),
+    ("holland", &["dutch"]),
+    ("sweden", &["swedish"]),
+    ("norway", &["norwegian"]),
+    ("denmark", &["danish"]),
+    ("finland", &["finnish"]),
+    ("poland", &["polish"]),
+    ("portugal", &["portuguese"]),
+    ("switzerland", &["swiss"]),
+    ("hungary", &["hungarian"]),
+    ("ukraine", &["ukrainian"]),
+    ("lebanon", &["lebanese"]),
+    ("israel", &["israeli"]),
+    ("iran", &["iranian", "persian"]),
+    ("egypt", &["egyptian"]),
+    ("morocco", &["moroccan"]),
+    ("peru", &["peruvian"]),
+    ("brazil", &["brazilian"]),
+    ("argentina", &["argentine", "argentinian"]),
+    ("chile", &["chilean"]),
+    ("haiti", &["haitian"]),
+    ("canada", &["canadian"]),
+    ("pakistan", &["pakistani"]),
+    ("bangladesh", &["bangladeshi"]),
+    ("nepal", &["nepalese", "nepali"]),
+    ("burma", &["burmese"]),
+    ("myanmar", &["burmese"]),
+    ("taiwan", &["taiwanese"]),
+    ("belgium", &["belgian"]),
+    ("iraq", &["iraqi"]),
+    ("afghanistan", &["afghan"]),
+    ("cyprus", &["cypriot"]),
+    ("malta", &["maltese"]),
+    ("iceland", &["icelandic"]),
+    ("europe", &["european"]),
+    ("sicily", &["sicilian"]),
+    ("naples", &["neapolitan"]),
+    ("venice", &["venetian"]),
+    ("texas", &["texan"]),
+    ("hawaii", &["hawaiian"]),
+];
+
+/// `words` and, after each place or people's adjective in `PLACES`, its counterparts: a
+/// field that says "Italian" matches "Italy" as a word of its own.
+fn with_places(mut words: Vec<String>) -> Vec<String> {
+    static COUNTERPARTS: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+    let counterparts = COUNTERPARTS.get_or_init(|| {
+        let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
+        for &(place, peoples) in PLACES {
+            map.entry(place).or_default().extend(peoples);
+            for &people in peoples {
+                map.entry(people).or_default().push(place);
+            }
+        }
+        map
+    });
+    let extra: Vec<String> = words
+        .iter()
+        .filter_map(|w| counterparts.get(w.as_str()))
+        .flatten()
+        .map(|&w| w.to_owned())
+        .collect();
+    words.extend(extra);
+    words
 }
 
 /// Lexical score of one candidate for `query_words`, each word weighted by its rarity on the
@@ -1476,6 +1624,22 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             for &i in &compared {
                 if value(&cands[i]) == Some(best) {
                     scores[i] += 0.8;
+                }
+            }
+        }
+    }
+
+    // "The one from the 90's": the candidates whose fields name a year of that decade, when
+    // some do and some do not.
+    if let Some((from, to)) = q.years {
+        let within: Vec<bool> = cands
+            .iter()
+            .map(|c| c.years.iter().any(|y| (from..=to).contains(y)))
+            .collect();
+        if within.iter().any(|&w| w) && !within.iter().all(|&w| w) {
+            for (s, w) in scores.iter_mut().zip(within) {
+                if w {
+                    *s += 0.8;
                 }
             }
         }

@@ -716,3 +716,50 @@ fn a_question_is_answered_by_words_not_by_a_picture_unless_it_names_one() {
     );
     assert_eq!(pick(screen, "", "tap the white triangle"), vec![0]);
 }
+
+#[test]
+fn places_decades_and_dates_in_descriptions() {
+    let ctx = r#"{"speaker": "agent", "text": "Do you mean 'Pandoro' or 'Maple butter'?"}"#;
+    let food = r#"
+        {"id": 0, "role": "recipe", "text": "Pandoro", "desc": "A traditional Italian sweet bread, popular around Christmas", "bbox": null},
+        {"id": 1, "role": "recipe", "text": "Maple butter", "desc": "A spread made from maple syrup; its name comes from its buttery texture", "bbox": null}
+    "#;
+    // The place matches its people's adjective; "comes" names nothing.
+    assert_eq!(pick(food, ctx, "comes from Italy"), vec![0]);
+    assert_eq!(pick(food, ctx, "the Italian one"), vec![0]);
+    let ctx =
+        r#"{"speaker": "agent", "text": "Do you mean 'Something Borrowed' or 'The Wedding'?"}"#;
+    let books = r#"
+        {"id": 0, "role": "book", "text": "Something Borrowed", "desc": "A 2005 novel about friends and marriage", "bbox": null},
+        {"id": 1, "role": "book", "text": "The Wedding", "desc": "A romance novel published in April 2000, set in Los Angeles", "bbox": null}
+    "#;
+    // The superlative compares the years; "published" does not pick the book that says it.
+    assert_eq!(
+        pick(books, ctx, "the one that was published later"),
+        vec![0]
+    );
+    assert_eq!(pick(books, ctx, "the one published earlier"), vec![1]);
+    let ctx = r#"{"speaker": "agent", "text": "Do you mean 'Of the Balance of Trade' or 'The Death of Economics'?"}"#;
+    let essays = r#"
+        {"id": 0, "role": "book", "text": "Of the Balance of Trade", "desc": "An essay on monetary economics by David Hume, published in 1752", "bbox": null},
+        {"id": 1, "role": "book", "text": "The Death of Economics", "desc": "A book by Paul Ormerod, first printed in 1994", "bbox": null}
+    "#;
+    assert_eq!(pick(essays, ctx, "the one from the 1700's"), vec![0]);
+    assert_eq!(pick(essays, ctx, "not the book from the 1700s"), vec![1]);
+    assert_eq!(
+        pick(essays, ctx, "the one that came out in the 90's"),
+        vec![1]
+    );
+}
+
+#[test]
+fn decade_and_century_words() {
+    assert_eq!(decade("90's"), Some((1990, 1999)));
+    assert_eq!(decade("80s"), Some((1980, 1989)));
+    assert_eq!(decade("00s"), Some((2000, 2009)));
+    assert_eq!(decade("1980s"), Some((1980, 1989)));
+    assert_eq!(decade("1700's"), Some((1700, 1799)));
+    assert_eq!(decade("1990"), None);
+    assert_eq!(decade("95s"), None);
+    assert_eq!(decade("items"), None);
+}
