@@ -6,7 +6,8 @@
 //! image whose class says button is a button); ordinals ("second", "last", "third from the
 //! right"; counted among like things, in the body rather than the app bars unless a position
 //! names a part of the screen, "the first button at the bottom"; after a dialogue that named
-//! several things, in the order it named them; "her last message" on her side of a chat);
+//! several things, in the order it named them; "her last message" on her side of a chat;
+//! "the number he sent" in his bubbles, the latest first);
 //! screen positions ("at the top") and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
 //! ("closest", "cheapest", "newer"; among the things the dialogue just offered; "published
@@ -405,8 +406,8 @@ struct Query {
     /// "from the 90's", "the 1700s": the years a decade or century spans.
     years: Option<(u32, u32)>,
     deictic: bool,
-    /// "her last message": the chat bubbles on this side (theirs on the left, "my" on the
-    /// right).
+    /// "her last message", "the number he sent": the chat bubbles on this side (theirs on the
+    /// left, "my" and "I sent" on the right).
     sender: Option<Dir>,
     /// A question ("what is the status?", "tell me the version"), not a command.
     asks: bool,
@@ -581,6 +582,14 @@ impl Query {
             if has(&["her", "his", "their"]) {
                 q.sender = Some(Dir::Left);
             } else if has(&["my"]) {
+                q.sender = Some(Dir::Right);
+            }
+        }
+        // "call the number he sent", "the address I sent": what one side of a chat sent.
+        if q.sender.is_none() && has(&["sent", "texted", "shared", "wrote"]) {
+            if has(&["he", "she", "they"]) {
+                q.sender = Some(Dir::Left);
+            } else if has(&["i"]) {
                 q.sender = Some(Dir::Right);
             }
         }
@@ -1151,6 +1160,15 @@ fn list_rows(cands: &[Cand], k: isize, size: ScreenSize) -> Option<Vec<usize>> {
         })
 }
 
+/// Whether a chat bubble sits on `side` (`Dir::Right`: mine; any other: theirs): it starts
+/// past the margin and reaches the edge, or the other way round.
+fn bubble_on(r: &Rect, side: Dir, width: f64) -> bool {
+    match side {
+        Dir::Right => r.x1 > width * 0.1 && r.x2 > width * 0.9,
+        _ => r.x1 < width * 0.1 && r.x2 < width * 0.9,
+    }
+}
+
 /// The `k`th item (from 1; -1 is the last).
 fn nth<T>(items: &[T], k: isize) -> Option<&T> {
     if k < 0 {
@@ -1386,6 +1404,33 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
         }
     }
 
+    // "The number he sent": of the things the words pick, those in his bubbles (the left side
+    // of a chat), the latest first.
+    if let (Some(side), None) = (q.sender, q.ordinal) {
+        let width = request.screen.size.width;
+        let on_side: Vec<bool> = cands
+            .iter()
+            .map(|c| c.rect.is_some_and(|r| bubble_on(&r, side, width)))
+            .collect();
+        let top = scores.iter().copied().fold(0.0, f64::max);
+        let latest = (0..n)
+            .filter(|&i| on_side[i] && top > 0.0 && scores[i] >= top * 0.99)
+            .max_by(|&a, &b| {
+                let y = |i: usize| cands[i].rect.map_or(0.0, |r| r.center().1);
+                y(a).total_cmp(&y(b))
+            });
+        if top > 0.0 && on_side.iter().any(|&o| o) {
+            for (s, &o) in scores.iter_mut().zip(&on_side) {
+                if o && *s >= top * 0.5 {
+                    *s += 0.3;
+                }
+            }
+        }
+        if let Some(i) = latest {
+            scores[i] += 0.1;
+        }
+    }
+
     if let Some(r) = q.row {
         // A grid: rows are the parse's lines holding candidates of the wanted type (or
         // actionable ones), top to bottom; the item is counted left to right in its row.
@@ -1430,12 +1475,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
         let width = request.screen.size.width;
         let mut pool: Vec<usize> = (0..n)
             .filter(|&i| matches!(cands[i].role, Role::Label | Role::Paragraph))
-            .filter(|&i| {
-                cands[i].rect.is_some_and(|r| match side {
-                    Dir::Right => r.x1 > width * 0.1 && r.x2 > width * 0.9,
-                    _ => r.x1 < width * 0.1 && r.x2 < width * 0.9,
-                })
-            })
+            .filter(|&i| cands[i].rect.is_some_and(|r| bubble_on(&r, side, width)))
             .collect();
         like_things(&mut pool, cands, k, request.screen.size);
         pool.sort_by_key(|&i| cands[i].order);

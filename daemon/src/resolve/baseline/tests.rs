@@ -763,3 +763,22 @@ fn decade_and_century_words() {
     assert_eq!(decade("95s"), None);
     assert_eq!(decade("items"), None);
 }
+
+#[test]
+fn what_he_sent_is_in_his_bubbles_the_latest_first() {
+    let chat = r#"
+        {"id": 0, "role": "push button", "desc": "Navigate up", "bbox": [20, 100, 140, 220]},
+        {"id": 1, "role": "label", "text": "Tara Berg", "bbox": [160, 110, 700, 210]},
+        {"id": 2, "role": "label", "text": "meet me at 388 Park Blvd", "bbox": [320, 300, 1040, 440]},
+        {"id": 3, "role": "label", "text": "meet me at 958 Cedar Ln", "bbox": [40, 480, 760, 620]},
+        {"id": 4, "role": "label", "text": "my new number is (886) 555-3903", "bbox": [40, 660, 760, 800]},
+        {"id": 5, "role": "label", "text": "meet me at 527 Willow Way", "bbox": [40, 840, 760, 980]},
+        {"id": 6, "role": "label", "text": "my new number is (416) 555-1936", "bbox": [320, 1200, 1040, 1340]},
+        {"id": 7, "role": "entry", "text": "Message", "bbox": [40, 2200, 800, 2320]}
+    "#;
+    let tall = |query: &str| pick_on((1080, 2400), chat, "", query);
+    assert_eq!(tall("call the number he sent"), vec![4]);
+    assert_eq!(tall("call the number I sent"), vec![6]);
+    assert_eq!(tall("take me to the address she sent"), vec![5]);
+    assert_eq!(tall("take me to the address I sent"), vec![2]);
+}
