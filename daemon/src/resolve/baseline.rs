@@ -1,6 +1,7 @@
 //! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
 //! text, description, named fields and resource id (weighted by how rare a word is on this
-//! screen, with a small table of UI synonyms; a word one slip from a screen word read as it; a
+//! screen, with a small table of UI synonyms for the screen's own elements; a word one slip from
+//! a screen word read as it; a
 //! name said in full ahead of one said in part);
 //! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; an
 //! image whose class says button is a button); ordinals ("second", "last", "third from the
@@ -1009,7 +1010,8 @@ fn with_places(mut words: Vec<String>) -> Vec<String> {
 }
 
 /// Lexical score of one candidate for `query_words`, each word weighted by its rarity on the
-/// screen (`idf`) and each field by its weight; synonyms count at half weight. With `in_full`,
+/// screen (`idf`) and each field by its weight; UI synonyms count at half weight, on the
+/// screen's own elements only (a "pizza place" the assistant named is no "gps"). With `in_full`,
 /// a name the words say in full ("tips") leads one they say in part ("basic tips") by a
 /// tenth, which breaks what would otherwise be a tie; a question ("is there any missed
 /// call?") asks for what a name is about, not the name, so it passes `false`.
@@ -1021,7 +1023,7 @@ fn lexical(c: &Cand, query_words: &[String], idf: &HashMap<&str, f64>, in_full: 
         for (field, fw) in &c.fields {
             if field.iter().any(|w| matches(q, w)) {
                 best = best.max(*fw);
-            } else if synonyms(q).any(|s| field.iter().any(|w| matches(s, w))) {
+            } else if c.rect.is_some() && synonyms(q).any(|s| field.iter().any(|w| matches(s, w))) {
                 best = best.max(fw * 0.5);
             }
         }

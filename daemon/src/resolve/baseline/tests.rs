@@ -782,3 +782,22 @@ fn what_he_sent_is_in_his_bubbles_the_latest_first() {
     assert_eq!(tall("take me to the address she sent"), vec![5]);
     assert_eq!(tall("take me to the address I sent"), vec![2]);
 }
+
+#[test]
+fn ui_synonyms_name_controls_on_the_screen_not_entities_in_the_dialogue() {
+    let ctx = r#"{"speaker": "agent", "text": "The closest grocery store is Sunrise Grocery at 574 Castro St."}"#;
+    let places = r#"
+        {"id": 0, "role": "grocery store", "text": "Sunrise Grocery", "desc": "address: 574 Castro St; type: grocery store", "bbox": null},
+        {"id": 1, "role": "pizza place", "text": "Olive Pizza", "desc": "address: 695 El Camino Real; type: pizza place", "bbox": null}
+    "#;
+    // "gps" is a synonym of "place" for icons; the pizza place is not what "it" means.
+    assert_eq!(
+        pick(places, ctx, "Sounds good, send it to my GPS."),
+        vec![0]
+    );
+    let toolbar = r#"
+        {"id": 0, "role": "push button", "res_id": "ic_place", "bbox": [0, 10, 80, 90]},
+        {"id": 1, "role": "push button", "desc": "Share", "bbox": [100, 10, 180, 90]}
+    "#;
+    assert_eq!(pick(toolbar, "", "tap the gps icon"), vec![0]);
+}
