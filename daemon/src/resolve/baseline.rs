@@ -19,7 +19,8 @@
 //! says, "do not disturb", is part of a name); acting on an item through the control in its
 //! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by
 //! the value beside its label ("what is the status?"); a question that names no picture is
-//! answered by words, not by an image or icon. It selects the best candidate, or none
+//! answered by words, not by an image or icon; "let's go there" after a turn that named one
+//! thing is that thing. It selects the best candidate, or none
 //! when nothing in the request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
@@ -404,6 +405,8 @@ struct Query {
     /// candidate says one ("Do not disturb"), the word is part of a name, not a negation.
     negations: Vec<[String; 2]>,
     superlative: Option<Superlative>,
+    /// "there" or "it": the request points back at something said ("let's go there").
+    refers_back: bool,
     /// "from the 90's", "the 1700s": the years a decade or century spans.
     years: Option<(u32, u32)>,
     deictic: bool,
@@ -586,6 +589,7 @@ impl Query {
                 q.sender = Some(Dir::Right);
             }
         }
+        q.refers_back = has(&["there", "it"]);
         // "call the number he sent", "the address I sent": what one side of a chat sent.
         if q.sender.is_none() && has(&["sent", "texted", "shared", "wrote"]) {
             if has(&["he", "she", "they"]) {
@@ -1667,6 +1671,20 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 if value(&cands[i]) == Some(best) {
                     scores[i] += 0.8;
                 }
+            }
+        }
+    }
+
+    // "Let's go there", "send it to my car" after a turn that named one thing: that thing,
+    // whatever else the words match ("the quickest route", "no traffic" describe the trip):
+    // it gains more than words and a superlative can add (1 + 0.8).
+    if q.refers_back {
+        if let Some(last) = request.context.len().checked_sub(1) {
+            let named: Vec<usize> = (0..n)
+                .filter(|&i| cands[i].mentioned == Some(last))
+                .collect();
+            if let [i] = named[..] {
+                scores[i] += 2.0;
             }
         }
     }

@@ -801,3 +801,25 @@ fn ui_synonyms_name_controls_on_the_screen_not_entities_in_the_dialogue() {
     "#;
     assert_eq!(pick(toolbar, "", "tap the gps icon"), vec![0]);
 }
+
+#[test]
+fn there_after_a_turn_that_named_one_thing_is_that_thing() {
+    let places = r#"
+        {"id": 0, "role": "hotel", "text": "Comfort Inn", "desc": "address: 753 University Ave; distance: 4 miles; traffic: heavy traffic", "bbox": null},
+        {"id": 1, "role": "shopping mall", "text": "Topanga Mall", "desc": "address: 12 Oak St; distance: 1 miles; traffic: no traffic", "bbox": null}
+    "#;
+    let ctx =
+        r#"{"speaker": "agent", "text": "The address for Comfort Inn is 753 University Ave."}"#;
+    // The route's words describe the trip, not the place.
+    assert_eq!(
+        pick(
+            places,
+            ctx,
+            "Thank you car, let's go there on the quickest route with no traffic"
+        ),
+        vec![0]
+    );
+    // A turn that named both leaves the words to decide.
+    let both = r#"{"speaker": "agent", "text": "Comfort Inn and Topanga Mall are both near."}"#;
+    assert_eq!(pick(places, both, "take me to the closest one"), vec![1]);
+}
