@@ -589,7 +589,18 @@ impl Query {
                 q.sender = Some(Dir::Right);
             }
         }
-        q.refers_back = has(&["there", "it"]);
+        // "there" in "is there", "there are" says something exists; it points nowhere.
+        q.refers_back = all.iter().enumerate().any(|(i, w)| {
+            let next_to = |set: &[&str]| {
+                [i.checked_sub(1), Some(i + 1)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|j| all.get(j))
+                    .any(|v| set.contains(&v.as_str()))
+            };
+            w == "it"
+                || (w == "there" && !next_to(&["is", "are", "was", "were", "isn't", "aren't"]))
+        });
         // "call the number he sent", "the address I sent": what one side of a chat sent.
         if q.sender.is_none() && has(&["sent", "texted", "shared", "wrote"]) {
             if has(&["he", "she", "they"]) {

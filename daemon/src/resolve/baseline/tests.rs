@@ -819,6 +819,11 @@ fn there_after_a_turn_that_named_one_thing_is_that_thing() {
         ),
         vec![0]
     );
+    // "Is there" asks whether something exists; it points at nothing said.
+    assert_eq!(
+        pick(places, ctx, "is there a mall with no traffic?"),
+        vec![1]
+    );
     // A turn that named both leaves the words to decide.
     let both = r#"{"speaker": "agent", "text": "Comfort Inn and Topanga Mall are both near."}"#;
     assert_eq!(pick(places, both, "take me to the closest one"), vec![1]);
