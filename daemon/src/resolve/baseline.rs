@@ -793,8 +793,8 @@ struct Cand {
     /// Numbers found next to attribute words, for superlatives.
     distance: Option<f64>,
     money: Option<f64>,
-    year: Option<f64>,
-    /// Every plausible year in the text, description and fields.
+    /// Every plausible year in the text, then the description and fields; the first is the
+    /// one superlatives compare ("newer").
     years: Vec<u32>,
     /// The name as a dialogue would say it, lowercased ("up!" for "Up! (by Samantha Jade)").
     name: String,
@@ -874,7 +874,6 @@ fn features(request: &Request<'_>) -> Vec<Cand> {
                 line: line[c.element],
                 distance: number_after(&all, &["distance", "away"]),
                 money: money(&all),
-                year: first_year(&e.text).or_else(|| first_year(&described)),
                 years: all_years(&all),
                 mentioned: (!name.is_empty())
                     .then(|| context.iter().rposition(|t| t.contains(&name)))
@@ -904,11 +903,6 @@ fn money(text: &str) -> Option<f64> {
         .split(|c: char| !c.is_ascii_digit() && c != '.' && c != ',')
         .next()
         .and_then(|s| s.replace(',', "").parse().ok())
-}
-
-/// The first plausible year (1000-2099) in a text.
-fn first_year(text: &str) -> Option<f64> {
-    all_years(text).first().copied().map(f64::from)
 }
 
 /// Every plausible year (1000-2099) in a text, in order.
@@ -1667,8 +1661,8 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             Superlative::Nearest => c.distance.map(|d| -d),
             Superlative::Cheapest => c.money.map(|m| -m),
             Superlative::Dearest => c.money,
-            Superlative::Oldest => c.year.map(|y| -y),
-            Superlative::Newest => c.year,
+            Superlative::Oldest => c.years.first().map(|&y| -f64::from(y)),
+            Superlative::Newest => c.years.first().map(|&y| f64::from(y)),
         };
         // "Take me to the closer one" after "Would you prefer A or B?": closer of those two.
         let mut compared = listed(cands, request.context);
