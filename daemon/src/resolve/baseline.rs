@@ -1430,7 +1430,7 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 let y = |i: usize| cands[i].rect.map_or(0.0, |r| r.center().1);
                 y(a).total_cmp(&y(b))
             });
-        if top > 0.0 && on_side.iter().any(|&o| o) {
+        if top > 0.0 {
             for (s, &o) in scores.iter_mut().zip(&on_side) {
                 if o && *s >= top * 0.5 {
                     *s += 0.3;
