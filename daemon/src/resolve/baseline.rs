@@ -3,13 +3,15 @@
 //! screen, with a small table of UI synonyms for the screen's own elements; a word one slip from
 //! a screen word read as it; a
 //! name said in full ahead of one said in part);
-//! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; an
-//! image whose class says button is a button); ordinals ("second", "last", "third from the
+//! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; "how
+//! much" a price unless a measure follows; an image whose class says button is a button;
+//! "write back" the message field, not the Back button); ordinals ("second", "last", "third from the
 //! right"; counted among like things, in the body rather than the app bars unless a position
 //! names a part of the screen, "the first button at the bottom"; after a dialogue that named
 //! several things, in the order it named them; "her last message" on her side of a chat;
 //! "the number he sent" in his bubbles, the latest first);
-//! screen positions ("at the top") and relations to another element ("below X", "left
+//! screen positions ("at the top"; the best placed match leads by a clear margin; "corner"
+//! names a place only beside a position) and relations to another element ("below X", "left
 //! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
 //! ("closest", "cheapest", "newer"; among the things the dialogue just offered; "published
 //! later" compares years, whatever description says "published"); decades and centuries ("from
@@ -443,7 +445,17 @@ fn words(text: &str) -> Vec<String> {
 
 impl Query {
     fn read(text: &str) -> Query {
-        let all: Vec<String> = words(text).into_iter().map(spelled).collect();
+        let mut all: Vec<String> = words(text).into_iter().map(spelled).collect();
+        // "write back", "text him back": back to the sender, in the message field, not the
+        // Back button.
+        // Not "the text beside back": the verb comes right before, or before a pronoun.
+        for i in 1..all.len() {
+            let verb = |j: usize| REPLY.contains(&all[j].as_str());
+            let pronoun = matches!(all[i - 1].as_str(), "him" | "her" | "them" | "me" | "us");
+            if all[i] == "back" && (verb(i - 1) || i >= 2 && pronoun && verb(i - 2)) {
+                all[i] = "message".to_owned();
+            }
+        }
         let mut q = Query::default();
         let mut i = 0;
         let mut head = Vec::new();
@@ -546,7 +558,12 @@ impl Query {
             // control or a section ("Call", "Price"), not a kind of entity.
             let pressed = i > 0 && PRESS.contains(&all[i - 1].as_str())
                 || i > 1 && all[i - 2] == "go" && all[i - 1] == "to";
+            // "how much is the calories", "how much time": "much" asks for money unless a
+            // measure follows.
+            let measured =
+                w == "much" && all[i + 1..].iter().any(|x| MEASURES.contains(&x.as_str()));
             match type_word(w) {
+                _ if measured => {}
                 Some(Want::Entity(_)) if pressed => named.push(all[i].clone()),
                 Some(want) if !q.wants.contains(&want) => q.wants.push(want),
                 _ => {}
@@ -623,6 +640,14 @@ impl Query {
             .into_iter()
             .filter(|w| named.contains(w) || !matches!(type_word(w), Some(Want::Entity(_))))
             .collect();
+        // "in the corner" places; "a table at Corner" names ("Corner Bakery").
+        if q.positions.is_empty()
+            && q.ordinal_from.is_none()
+            && q.relation.is_none()
+            && head.iter().any(|w| w == "corner")
+        {
+            q.words.push("corner".to_owned());
+        }
         // "the one published later": the superlative compares the years; "published" would
         // pick whichever description happens to say the word.
         if q.superlative.is_some() {
@@ -631,6 +656,22 @@ impl Query {
         q
     }
 }
+
+/// What the best placed match gains when a request names a place ("at the top right").
+const PLACED: f64 = 0.5;
+
+/// Verbs after which "back" means back to the sender ("write back").
+const REPLY: &[&str] = &[
+    "write", "text", "reply", "respond", "answer", "message", "email",
+];
+
+/// What "how much" asks about when it is not a price ("how much is the calories?", "how much
+/// of the video", "how much time is left"; "how much is left on the card" is money).
+const MEASURES: &[&str] = &[
+    "of", "calories", "calorie", "kcal", "battery", "storage", "space", "memory", "data",
+    "distance", "weight", "water", "protein", "fat", "sugar", "carbs", "steps", "volume",
+    "progress", "time",
+];
 
 /// Verbs that say what a year or a number in a description is of ("published in 2005").
 const DATED: &[&str] = &[
@@ -1653,6 +1694,18 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
             } else {
                 0.1 * p * p
             };
+        }
+        // "The icon at the top right" names one thing: the best placed of the matches gains
+        // what makes the blend take it, as an ordinal's pick does (an ordinal placed by
+        // position has had its pick).
+        if any_match && q.ordinal.is_none() {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            if let [first, second, ..] = order[..] {
+                if scores[first] > scores[second] {
+                    scores[first] += PLACED;
+                }
+            }
         }
     }
 

@@ -828,3 +828,53 @@ fn there_after_a_turn_that_named_one_thing_is_that_thing() {
     let both = r#"{"speaker": "agent", "text": "Comfort Inn and Topanga Mall are both near."}"#;
     assert_eq!(pick(places, both, "take me to the closest one"), vec![1]);
 }
+
+#[test]
+fn how_much_of_a_measure_write_back_and_a_place_called_corner() {
+    let meal = r#"
+        {"id": 0, "role": "label", "text": "Salmon bowl", "bbox": [40, 100, 500, 180]},
+        {"id": 1, "role": "label", "text": "$14.50", "bbox": [550, 100, 960, 180]},
+        {"id": 2, "role": "label", "text": "Calories", "bbox": [40, 300, 500, 400]},
+        {"id": 3, "role": "label", "text": "640", "bbox": [550, 300, 960, 400]}
+    "#;
+    assert_eq!(pick(meal, "", "How much is the calories?"), vec![3]);
+    assert_eq!(pick(meal, "", "How much is it?"), vec![1]);
+    let chat = r#"
+        {"id": 0, "role": "push button", "desc": "Navigate up", "bbox": [0, 40, 90, 130]},
+        {"id": 1, "role": "label", "text": "are you coming tonight?", "bbox": [20, 300, 600, 360]},
+        {"id": 2, "role": "entry", "text": "", "desc": "Message", "bbox": [20, 900, 880, 980]},
+        {"id": 3, "role": "push button", "desc": "Send", "bbox": [900, 900, 990, 980]}
+    "#;
+    assert_eq!(pick(chat, "", "write back"), vec![2]);
+    assert_eq!(pick(chat, "", "go back"), vec![0]);
+    let places = r#"
+        {"id": 0, "role": "link", "text": "Corner Bakery", "bbox": [100, 100, 900, 140]},
+        {"id": 1, "role": "link", "text": "Golden Wok", "bbox": [100, 300, 900, 340]},
+        {"id": 2, "role": "push button", "desc": "Filter", "bbox": [900, 900, 990, 990]}
+    "#;
+    assert_eq!(pick(places, "", "book a table at Corner"), vec![0]);
+    assert_eq!(
+        pick(places, "", "the button in the bottom right corner"),
+        vec![2]
+    );
+}
+
+/// The blend adds the baseline's scores to the model's: a place picks one thing by a margin
+/// the model cannot wash out, not by the few hundredths between neighbours.
+#[test]
+fn the_best_placed_match_leads_by_a_clear_margin() {
+    let bar = r#"
+        {"id": 0, "role": "push button", "desc": "Home", "bbox": [700, 900, 790, 990]},
+        {"id": 1, "role": "push button", "desc": "Search", "bbox": [800, 900, 890, 990]},
+        {"id": 2, "role": "push button", "desc": "Profile", "bbox": [900, 900, 990, 990]},
+        {"id": 3, "role": "label", "text": "Welcome back", "bbox": [100, 100, 900, 200]}
+    "#;
+    let s = scores_by_id((1000, 1000), bar, "", "tap the button at the bottom right");
+    assert!(s[&2] >= s[&1] + PLACED, "{s:?}");
+    assert!(s[&1] > s[&0], "{s:?}");
+    // An ordinal placed by position has had its pick: no second one.
+    let s = scores_by_id((1000, 1000), bar, "", "the second button at the bottom");
+    let mut top: Vec<f64> = s.values().copied().collect();
+    top.sort_by(|a, b| b.total_cmp(a));
+    assert!(top[0] - top[1] < 2.0 + PLACED, "{s:?}");
+}
