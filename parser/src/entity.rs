@@ -309,8 +309,9 @@ static URL_BARE_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Street types that end the street name in number-first addresses, matched case-insensitively.
-const STREET_TYPES: [&str; 34] = [
+/// Street types that end the street name in number-first addresses, matched case-insensitively
+/// ("real" only after "Camino": `accept_number_first_address`).
+const STREET_TYPES: [&str; 35] = [
     "street",
     "st",
     "avenue",
@@ -345,6 +346,7 @@ const STREET_TYPES: [&str; 34] = [
     "crescent",
     "freeway",
     "expressway",
+    "real",
 ];
 
 /// Number-first addresses: `1 Infinite Loop, Cupertino, CA 95014`, `394 Van Ness Ave`,
@@ -585,6 +587,12 @@ fn accept_number_first_address(text: &str, span: Range<usize>) -> Option<Range<u
         .map(|w| w.trim_end_matches(['.', ',']))
         .collect();
     let name_len = words.iter().skip(1).position(|w| is_street_type(w))? + 1;
+    // "El Camino Real" is a street; "10 very real" is not.
+    if words[name_len].eq_ignore_ascii_case("real")
+        && !words[name_len - 1].eq_ignore_ascii_case("camino")
+    {
+        return None;
+    }
     plausible_street_name(&words[..name_len]).then_some(span)
 }
 
@@ -919,6 +927,8 @@ mod tests {
                 "Friedrichstraße 43",
                 "Karl-Marx-Allee 33, 10178 Berlin",
                 "Hauptstr. 5, 60311 Frankfurt am Main",
+                "259 El Camino Real, Berkeley",
+                "4 Camino Real",
             ],
         );
         assert_in_context(
@@ -934,6 +944,8 @@ mod tests {
                 "3 kids on the street",
                 "5 blocks down Main Street",
                 "10 more minutes down the road",
+                "10 very real",
+                "3 Real",
                 "Street",
                 "12 Street",
                 "during 2024",
