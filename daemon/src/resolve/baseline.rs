@@ -1,29 +1,27 @@
-//! Baseline resolver: rules, no model. Lexical match of the request against each candidate's
-//! text, description, named fields and resource id (weighted by how rare a word is on this
-//! screen, with a small table of UI synonyms for the screen's own elements; a word one slip from
-//! a screen word read as it; a
-//! name said in full ahead of one said in part);
-//! type words ("number" -> phone numbers, "link", "button"...; "call X" wants X's number; "how
-//! much" a price unless a measure follows; an image whose class says button is a button;
-//! "write back" the message field, not the Back button); ordinals ("second", "last", "third from the
-//! right"; counted among like things, in the body rather than the app bars unless a position
-//! names a part of the screen, "the first button at the bottom"; after a dialogue that named
-//! several things, in the order it named them; "her last message" on her side of a chat;
-//! "the number he sent" in his bubbles, the latest first);
-//! screen positions ("at the top"; the best placed match leads by a clear margin; "corner"
-//! names a place only beside a position) and relations to another element ("below X", "left
-//! side of X"; the anchor itself ruled out); superlatives over numbers in the fields
-//! ("closest", "cheapest", "newer"; among the things the dialogue just offered; "published
-//! later" compares years, whatever description says "published"); decades and centuries ("from
-//! the 90's") against the years in the fields; places and their people's adjectives ("Italy",
-//! "Italian") as one word; negation
-//! ("not the one with X"; what it names ruled out; a negation word inside a phrase the screen
-//! says, "do not disturb", is part of a name); acting on an item through the control in its
-//! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by
-//! the value beside its label ("what is the status?"); a question that names no picture is
-//! answered by words, not by an image or icon; "let's go there" after a turn that named one
-//! thing is that thing. It selects the best candidate, or none
-//! when nothing in the request points anywhere.
+//! Baseline resolver: rules, no model. Lexical match of the request against each candidate's text,
+//! description, named fields and resource id (weighted by how rare a word is on this screen, with a
+//! small table of UI synonyms for the screen's own elements; a word one slip from a screen word
+//! read as it; a name said in full ahead of one said in part); type words ("number" -> phone
+//! numbers, "link", "button"...; "call X" wants X's number; "how much" a price unless a measure
+//! follows; an image whose class says button is a button; "write back" the message field, not the
+//! Back button; "take me to" an address, "the second place" there counted; a "link" is a web
+//! address in text too); ordinals ("second", "last", "third from the right"; counted among like
+//! things, in the body rather than the app bars unless a position names a part of the screen, "the
+//! first button at the bottom"; after a dialogue that named several things, in the order it named
+//! them; "her last message" on her side of a chat; "the number he sent" in his bubbles, the latest
+//! first); screen positions ("at the top"; "corner" names a place only beside a position) and
+//! relations to another element ("below X", "left side of X"; the anchor itself ruled out), the
+//! best placed or related match leading the next by a clear margin; superlatives over numbers in
+//! the fields ("closest", "cheapest", "newer"; among the things the dialogue just offered;
+//! "published later" compares years, whatever description says "published"); decades and centuries
+//! ("from the 90's") against the years in the fields; places and their people's adjectives
+//! ("Italy", "Italian") as one word; negation ("not the one with X"; what it names ruled out; a
+//! negation word inside a phrase the screen says, "do not disturb", is part of a name); acting on
+//! an item through the control in its row ("buy the navy one", "read Keiko's mail"); a question
+//! about a named value answered by the value beside its label ("what is the status?"); a question
+//! that names no picture is answered by words, not by an image or icon; "let's go there" after a
+//! turn that named one thing is that thing. It selects the best candidate, or none when nothing in
+//! the request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
@@ -457,6 +455,10 @@ impl Query {
             }
         }
         let mut q = Query::default();
+        // "Take me to the second place": the second of the places, not a set phrase.
+        let taken_to = all
+            .windows(3)
+            .any(|w| matches!(w[0].as_str(), "take" | "drive") && w[1] == "me" && w[2] == "to");
         let mut i = 0;
         let mut head = Vec::new();
         let mut named = Vec::new();
@@ -497,10 +499,9 @@ impl Query {
                 // last one"), except in set phrases ("first person", "seventh grader").
                 // Last, after no article, it says when ("install the update first").
                 let adverb = i + 1 == all.len() && i > 0 && all[i - 1] != "the";
-                let counts = !adverb
-                    && !all
-                        .get(i + 1)
-                        .is_some_and(|x| NOT_COUNTED.contains(&x.as_str()));
+                let set_phrase =
+                    next.is_some_and(|x| NOT_COUNTED.contains(&x) && !(taken_to && x == "place"));
+                let counts = !adverb && !set_phrase;
                 if counts {
                     match next {
                         Some("row" | "line") => q.row = Some(n),
@@ -568,6 +569,11 @@ impl Query {
                 Some(want) if !q.wants.contains(&want) => q.wants.push(want),
                 _ => {}
             }
+            // "Open the link I sent": a web address in a message is a link too.
+            let url = Want::Entity(EntityKind::Url);
+            if matches!(w, "link" | "links") && !pressed && !q.wants.contains(&url) {
+                q.wants.push(url);
+            }
             head.push(all[i].clone());
             i += 1;
         }
@@ -626,8 +632,12 @@ impl Query {
                 q.sender = Some(Dir::Right);
             }
         }
-        // "email address", "web address": the address is of that kind, not a street's.
+        // "Take me to the fourth place": a destination is an address.
         let address = Want::Entity(EntityKind::Address);
+        if taken_to && !q.wants.contains(&address) {
+            q.wants.push(address);
+        }
+        // "email address", "web address": the address is of that kind, not a street's.
         if q.wants.contains(&address)
             && (q.wants.contains(&Want::Entity(EntityKind::Email))
                 || q.wants.contains(&Want::Entity(EntityKind::Url)))
@@ -657,7 +667,8 @@ impl Query {
     }
 }
 
-/// What the best placed match gains when a request names a place ("at the top right").
+/// What the best placed or related match gains when a request names a place ("at the top
+/// right") or a relation ("below X").
 const PLACED: f64 = 0.5;
 
 /// Verbs after which "back" means back to the sender ("write back").
@@ -1453,6 +1464,8 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 };
                 *s = *s * 0.3 + 2.0 * rel * own * kind;
             }
+            // "The text below X" names one thing, as a place does.
+            lead(&mut scores, PLACED);
         }
     }
 
@@ -1697,15 +1710,9 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
         }
         // "The icon at the top right" names one thing: the best placed of the matches gains
         // what makes the blend take it, as an ordinal's pick does (an ordinal placed by
-        // position has had its pick).
-        if any_match && q.ordinal.is_none() {
-            let mut order: Vec<usize> = (0..scores.len()).collect();
-            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-            if let [first, second, ..] = order[..] {
-                if scores[first] > scores[second] {
-                    scores[first] += PLACED;
-                }
-            }
+        // position has had its pick, a relation its lead).
+        if any_match && q.ordinal.is_none() && q.relation.is_none() {
+            lead(&mut scores, PLACED);
         }
     }
 
@@ -1882,6 +1889,17 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
 }
 
 /// Whether one box sits over the other: they share at least half the narrower one's width.
+/// Adds `by` to the best score when one is ahead of the rest (a tie stays a tie).
+fn lead(scores: &mut [f64], by: f64) {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    if let [first, second, ..] = order[..] {
+        if scores[first] > scores[second] {
+            scores[first] += by;
+        }
+    }
+}
+
 fn stacked(a: &Rect, b: &Rect) -> bool {
     let shared = a.x2.min(b.x2) - a.x1.max(b.x1);
     shared >= 0.5 * a.width().min(b.width())

@@ -859,8 +859,8 @@ fn how_much_of_a_measure_write_back_and_a_place_called_corner() {
     );
 }
 
-/// The blend adds the baseline's scores to the model's: a place picks one thing by a margin
-/// the model cannot wash out, not by the few hundredths between neighbours.
+/// The blend adds the baseline's scores to the model's: a place or a relation picks one thing
+/// by a margin the model cannot wash out, not by the few hundredths between neighbours.
 #[test]
 fn the_best_placed_match_leads_by_a_clear_margin() {
     let bar = r#"
@@ -872,9 +872,43 @@ fn the_best_placed_match_leads_by_a_clear_margin() {
     let s = scores_by_id((1000, 1000), bar, "", "tap the button at the bottom right");
     assert!(s[&2] >= s[&1] + PLACED, "{s:?}");
     assert!(s[&1] > s[&0], "{s:?}");
+    // A relation too: the nearest on that side.
+    let list = r#"
+        {"id": 0, "role": "label", "text": "Sleep", "bbox": [100, 100, 300, 140]},
+        {"id": 1, "role": "label", "text": "Display", "bbox": [100, 150, 300, 180]},
+        {"id": 2, "role": "label", "text": "Phone", "bbox": [100, 190, 300, 220]}
+    "#;
+    let s = scores_by_id((1000, 1000), list, "", "tap the text below sleep");
+    assert!(s[&1] >= s[&2] + PLACED, "{s:?}");
     // An ordinal placed by position has had its pick: no second one.
     let s = scores_by_id((1000, 1000), bar, "", "the second button at the bottom");
     let mut top: Vec<f64> = s.values().copied().collect();
     top.sort_by(|a, b| b.total_cmp(a));
     assert!(top[0] - top[1] < 2.0 + PLACED, "{s:?}");
+}
+
+#[test]
+fn a_destination_is_an_address_and_a_web_address_is_a_link() {
+    let results = r#"
+        {"id": 0, "role": "label", "text": "Quick Lube", "bbox": [40, 100, 900, 140]},
+        {"id": 1, "role": "label", "text": "738 Grant Rd, Sunnyvale", "bbox": [40, 150, 600, 190]},
+        {"id": 2, "role": "label", "text": "(319) 555-1575", "bbox": [650, 150, 960, 190]},
+        {"id": 3, "role": "label", "text": "Sushi Zen", "bbox": [40, 300, 900, 340]},
+        {"id": 4, "role": "label", "text": "46 University Ave, Palo Alto", "bbox": [40, 350, 600, 390]},
+        {"id": 5, "role": "label", "text": "(832) 555-8810", "bbox": [650, 350, 960, 390]},
+        {"id": 6, "role": "label", "text": "Casa Nostra", "bbox": [40, 500, 900, 540]},
+        {"id": 7, "role": "label", "text": "720 Bay St, Campbell", "bbox": [40, 550, 600, 590]},
+        {"id": 8, "role": "label", "text": "(545) 555-2958", "bbox": [650, 550, 960, 590]}
+    "#;
+    assert_eq!(pick(results, "", "take me to the second place"), vec![4]);
+    assert_eq!(pick(results, "", "take me to Casa Nostra"), vec![7]);
+    let chat = r#"
+        {"id": 0, "role": "push button", "desc": "Navigate up", "bbox": [0, 40, 90, 130]},
+        {"id": 1, "role": "label", "text": "look at this https://bright.example.com/785", "bbox": [20, 300, 600, 360]},
+        {"id": 2, "role": "label", "text": "Rent receipt", "bbox": [400, 400, 980, 460]},
+        {"id": 3, "role": "label", "text": "look at this https://summer.example.com/792", "bbox": [400, 500, 980, 560]},
+        {"id": 4, "role": "entry", "text": "", "desc": "Message", "bbox": [20, 900, 880, 980]}
+    "#;
+    assert_eq!(pick(chat, "", "open the link I sent"), vec![3]);
+    assert_eq!(pick(chat, "", "open the link she sent"), vec![1]);
 }
