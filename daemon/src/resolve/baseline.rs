@@ -9,19 +9,19 @@
 //! things, in the body rather than the app bars unless a position names a part of the screen, "the
 //! first button at the bottom"; after a dialogue that named several things, in the order it named
 //! them; "her last message" on her side of a chat; "the number he sent" in his bubbles, the latest
-//! first); screen positions ("at the top"; "corner" names a place only beside a position) and
-//! relations to another element ("below X", "left side of X"; the anchor itself ruled out), the
-//! best placed or related match leading the next by a clear margin; superlatives over numbers in
-//! the fields ("closest", "cheapest", "newer"; among the things the dialogue just offered;
-//! "published later" compares years, whatever description says "published"); decades and centuries
-//! ("from the 90's") against the years in the fields; places and their people's adjectives
-//! ("Italy", "Italian") as one word; negation ("not the one with X"; what it names ruled out; a
-//! negation word inside a phrase the screen says, "do not disturb", is part of a name); acting on
-//! an item through the control in its row ("buy the navy one", "read Keiko's mail"); a question
-//! about a named value answered by the value beside its label ("what is the status?"); a question
-//! that names no picture is answered by words, not by an image or icon; "let's go there" after a
-//! turn that named one thing is that thing. It selects the best candidate, or none when nothing in
-//! the request points anywhere.
+//! first; one inside a name the screen says, "Last of Glass", is a word of the name); screen
+//! positions ("at the top"; "corner" names a place only beside a position) and relations to another
+//! element ("below X", "left side of X"; the anchor itself ruled out), the best placed or related
+//! match leading the next by a clear margin; superlatives over numbers in the fields ("closest",
+//! "cheapest", "newer"; among the things the dialogue just offered; "published later" compares
+//! years, whatever description says "published"); decades and centuries ("from the 90's") against
+//! the years in the fields; places and their people's adjectives ("Italy", "Italian") as one word;
+//! negation ("not the one with X"; what it names ruled out; a negation word inside a phrase the
+//! screen says, "do not disturb", is part of a name); acting on an item through the control in its
+//! row ("buy the navy one", "read Keiko's mail"); a question about a named value answered by the
+//! value beside its label ("what is the status?"); a question that names no picture is answered by
+//! words, not by an image or icon; "let's go there" after a turn that named one thing is that
+//! thing. It selects the best candidate, or none when nothing in the request points anywhere.
 //!
 //! It is the floor every model must beat and the fallback when no model loads.
 
@@ -404,6 +404,9 @@ struct Query {
     /// The two-word phrases around each negation word ("do not", "not disturb"): where a
     /// candidate says one ("Do not disturb"), the word is part of a name, not a negation.
     negations: Vec<[String; 2]>,
+    /// The ordinal and the word after it ("last of"): where a candidate says them ("Last of
+    /// Glass"), the ordinal is part of a name and counts nothing.
+    ordinal_phrase: Option<[String; 2]>,
     superlative: Option<Superlative>,
     /// "there" or "it": the request points back at something said ("let's go there").
     refers_back: bool,
@@ -503,6 +506,9 @@ impl Query {
                     next.is_some_and(|x| NOT_COUNTED.contains(&x) && !(taken_to && x == "place"));
                 let counts = !adverb && !set_phrase;
                 if counts {
+                    if let Some(next) = next.filter(|x| *x != "one" && type_word(x).is_none()) {
+                        q.ordinal_phrase = Some([w.to_string(), next.to_string()]);
+                    }
                     match next {
                         Some("row" | "line") => q.row = Some(n),
                         Some("column") => q.column = Some(n),
@@ -1282,11 +1288,18 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
                 .any(|(f, _)| f.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1]))
         })
     };
+    // An ordinal in a phrase the screen says ("Last of Glass") is a word of a name.
+    let named = q.ordinal_phrase.as_ref().filter(|pair| says(pair));
+    let mut said = q.words.clone();
+    if let Some([ordinal, _]) = named {
+        said.insert(0, ordinal.clone());
+    }
     // The request's words as the screen spells them.
     let q = &Query {
-        words: on_screen(&q.words, cands),
+        words: on_screen(&said, cands),
         anchor: on_screen(&q.anchor, cands),
         negated: q.negated && !q.negations.iter().any(says),
+        ordinal: q.ordinal.filter(|_| named.is_none()),
         ..q.clone()
     };
     // Rarity of each query word on this screen: a word every candidate has tells nothing.

@@ -912,3 +912,16 @@ fn a_destination_is_an_address_and_a_web_address_is_a_link() {
     assert_eq!(pick(chat, "", "open the link I sent"), vec![3]);
     assert_eq!(pick(chat, "", "open the link she sent"), vec![1]);
 }
+
+#[test]
+fn an_ordinal_inside_a_name_is_a_word_of_the_name() {
+    let songs = r#"
+        {"id": 0, "role": "song", "text": "Last of Glass", "bbox": null},
+        {"id": 1, "role": "song", "text": "Iron of Secret", "bbox": null}
+    "#;
+    let ctx = r#"{"speaker": "agent", "text": "Which one: 'Last of Glass' or 'Iron of Secret'?"}"#;
+    assert_eq!(pick(songs, ctx, "Last of glass"), vec![0]);
+    // Where no name says it, the ordinal counts.
+    assert_eq!(pick(songs, ctx, "the last one"), vec![1]);
+    assert_eq!(pick(songs, ctx, "the first of them"), vec![0]);
+}
