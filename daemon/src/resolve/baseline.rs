@@ -448,8 +448,8 @@ impl Query {
     fn read(text: &str) -> Query {
         let mut all: Vec<String> = words(text).into_iter().map(spelled).collect();
         // "write back", "text him back": back to the sender, in the message field, not the
-        // Back button.
-        // Not "the text beside back": the verb comes right before, or before a pronoun.
+        // Back button ("the text beside back" is: the verb comes right before, or before a
+        // pronoun).
         for i in 1..all.len() {
             let verb = |j: usize| REPLY.contains(&all[j].as_str());
             let pronoun = matches!(all[i - 1].as_str(), "him" | "her" | "them" | "me" | "us");
@@ -1901,7 +1901,6 @@ fn score(cands: &[Cand], q: &Query, request: &Request<'_>) -> (Vec<f64>, Vec<boo
     (scores, anchored)
 }
 
-/// Whether one box sits over the other: they share at least half the narrower one's width.
 /// Adds `by` to the best score when one is ahead of the rest (a tie stays a tie).
 fn lead(scores: &mut [f64], by: f64) {
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -1913,6 +1912,7 @@ fn lead(scores: &mut [f64], by: f64) {
     }
 }
 
+/// Whether one box sits over the other: they share at least half the narrower one's width.
 fn stacked(a: &Rect, b: &Rect) -> bool {
     let shared = a.x2.min(b.x2) - a.x1.max(b.x1);
     shared >= 0.5 * a.width().min(b.width())
